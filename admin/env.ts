@@ -1,0 +1,24 @@
+import type { AuditEvent } from '../lib/audit/event';
+
+/** The admin Worker's environment (admin/wrangler.toml). */
+export interface AdminEnv {
+  // ── bindings ──
+  /** Edge read model, written after every Postgres change. */
+  ROUTERO_KV: KVNamespace;
+  // ── secrets ──
+  /** Bearer token for the management API (`wrangler secret put MASTER_KEY`). */
+  MASTER_KEY?: string;
+  /** Versioned key-encryption keys; must match the gateway's. */
+  ROUTERO_KEKS?: string;
+  /** Postgres connection string (Neon in production). Only the admin Worker has it. */
+  DATABASE_URL?: string;
+  // ── vars ──
+  /** Local development only: host:port of the WebSocket-to-TCP proxy in front of Postgres. */
+  NEON_WS_PROXY?: string;
+  /** Base URL of the Cerbos policy decision point. */
+  CERBOS_URL?: string;
+  /** "true" lets provider base URLs point at private/loopback addresses (local development, tests). */
+  ALLOW_PRIVATE_UPSTREAMS?: string;
+}
+
+export type AuditBatch = MessageBatch<AuditEvent>;

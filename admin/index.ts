@@ -1,0 +1,59 @@
+/**
+ * The admin Worker (control plane): the management JSON API under /api/v1 and the consumer of the
+ * audit Queue and its dead-letter queue.
+ */
+import { Hono } from 'hono';
+import { asGatewayError, GatewayError, toWireError } from '../lib/errors';
+import { uuidv7 } from '../lib/crypto/encoding';
+import { keyRoutes } from './api/keys';
+import { maintenanceRoutes } from './api/maintenance';
+import { orgRoutes } from './api/orgs';
+import { providerKeyRoutes } from './api/provider-keys';
+import { usageRoutes } from './api/usage';
+import { storeBatch } from './consumer';
+import type { AdminEnv } from './env';
+import { database, masterKeyAuth, type AdminVariables } from './middleware';
+
+export function createAdminApp() {
+  const app = new Hono<{ Bindings: AdminEnv; Variables: AdminVariables }>();
+
+  app.use('*', async function requestId(c, next) {
+    const id = uuidv7();
+    c.set('requestId', id);
+    await next();
+    c.header('x-request-id', id);
+  });
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }, 200, { 'cache-control': 'no-store' }));
+
+  const api = new Hono<{ Bindings: AdminEnv; Variables: AdminVariables }>();
+  api.use('*', masterKeyAuth(), database());
+  api.route('/orgs', orgRoutes());
+  api.route('/provider-keys', providerKeyRoutes());
+  api.route('/keys', keyRoutes());
+  api.route('/', usageRoutes());
+  api.route('/admin', maintenanceRoutes());
+  app.route('/api/v1', api);
+
+  app.notFound((c) => toWireError(new GatewayError('not_found', `Unknown path: ${c.req.method} ${c.req.path}`), 'admin'));
+
+  app.onError((e, c) => {
+    const err = asGatewayError(e);
+    const requestId = c.get('requestId');
+    console[err.status >= 500 ? 'error' : 'warn'](
+      JSON.stringify({ level: err.status >= 500 ? 'error' : 'warn', msg: 'admin request failed', request_id: requestId, status: err.status, reason: err.reason }),
+    );
+    return toWireError(err, 'admin', requestId);
+  });
+
+  return app;
+}
+
+const app = createAdminApp();
+
+export default {
+  fetch: app.fetch,
+  async queue(batch: MessageBatch<unknown>, env: AdminEnv, ctx: ExecutionContext): Promise<void> {
+    await storeBatch(batch, env, ctx);
+  },
+} satisfies ExportedHandler<AdminEnv>;

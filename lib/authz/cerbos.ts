@@ -1,0 +1,105 @@
+/**
+ * A small Cerbos client over its HTTP API (`POST /api/check/resources`), plus a short-lived decision
+ * cache. Deny by default: anything but an explicit EFFECT_ALLOW is a denial, and a Cerbos that
+ * cannot be reached raises `PolicyUnavailableError` (callers answer 503, never allow).
+ *
+ * Why the cache is keyed by principal *version*: a key or admin whose attributes change gets a new
+ * version, so a stale allow can never outlive a change, while the TTL bounds policy edits.
+ */
+import { z } from 'zod';
+
+export interface Principal {
+  id: string;
+  roles: string[];
+  /** Bumped whenever attributes change; part of the cache key. */
+  version: string;
+  attr: Record<string, string | number | boolean | string[]>;
+}
+
+export interface Resource {
+  kind: string;
+  id: string;
+  attr: Record<string, string | number | boolean | string[]>;
+}
+
+export class PolicyUnavailableError extends Error {}
+
+const checkResponseSchema = z.object({
+  results: z.array(
+    z.object({
+      resource: z.object({ id: z.string(), kind: z.string() }),
+      actions: z.record(z.string(), z.string()),
+    }),
+  ),
+});
+
+export interface CerbosClientOptions {
+  baseUrl: string;
+  /** Decision cache TTL; 0 disables caching. */
+  cacheTtlMs?: number;
+  timeoutMs?: number;
+  fetcher?: typeof fetch;
+}
+
+interface CachedDecision {
+  allowed: boolean;
+  expiresAt: number;
+}
+
+const MAX_CACHE_ENTRIES = 10_000;
+
+export class CerbosClient {
+  private readonly baseUrl: string;
+  private readonly ttl: number;
+  private readonly timeoutMs: number;
+  private readonly fetcher: typeof fetch;
+  private readonly cache = new Map<string, CachedDecision>();
+
+  constructor(opts: CerbosClientOptions) {
+    const url = new URL(opts.baseUrl);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('CERBOS_URL must be http(s)');
+    this.baseUrl = url.toString().replace(/\/$/, '');
+    this.ttl = opts.cacheTtlMs ?? 10_000;
+    this.timeoutMs = opts.timeoutMs ?? 2_000;
+    this.fetcher = opts.fetcher ?? ((input, init) => fetch(input, init));
+  }
+
+  async isAllowed(principal: Principal, resource: Resource, action: string, now = Date.now()): Promise<boolean> {
+    const cacheKey = JSON.stringify([principal.id, principal.version, resource.kind, resource.id, resource.attr, action]);
+    const hit = this.cache.get(cacheKey);
+    if (hit && hit.expiresAt > now) return hit.allowed;
+
+    const allowed = await this.check(principal, resource, action);
+    if (this.ttl > 0) {
+      if (this.cache.size >= MAX_CACHE_ENTRIES) this.cache.clear();
+      this.cache.set(cacheKey, { allowed, expiresAt: now + this.ttl });
+    }
+    return allowed;
+  }
+
+  private async check(principal: Principal, resource: Resource, action: string): Promise<boolean> {
+    const body = {
+      requestId: crypto.randomUUID(),
+      principal: { id: principal.id, roles: principal.roles, attr: principal.attr },
+      resources: [{ actions: [action], resource: { kind: resource.kind, id: resource.id, attr: resource.attr } }],
+    };
+    let res: Response;
+    try {
+      res = await this.fetcher(`${this.baseUrl}/api/check/resources`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (e) {
+      throw new PolicyUnavailableError(`Cerbos unreachable: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new PolicyUnavailableError(`Cerbos answered HTTP ${res.status}`);
+    }
+    const parsed = checkResponseSchema.safeParse(await res.json().catch(() => null));
+    if (!parsed.success) throw new PolicyUnavailableError('Cerbos answered with an unexpected body');
+    return parsed.data.results[0]?.actions[action] === 'EFFECT_ALLOW';
+  }
+}

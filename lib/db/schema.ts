@@ -1,0 +1,79 @@
+/** Postgres schema (drizzle). Tables are described in migrations/README.md. */
+import { sql } from 'drizzle-orm';
+import { boolean, index, integer, jsonb, numeric, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+
+export const orgs = pgTable('orgs', {
+  id: uuid('id').primaryKey(),
+  name: text('name').notNull(),
+  created_at: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const providerKeys = pgTable(
+  'provider_keys',
+  {
+    id: uuid('id').primaryKey(),
+    org_id: uuid('org_id').notNull().references(() => orgs.id),
+    provider: text('provider').notNull(),
+    name: text('name').notNull(),
+    base_url: text('base_url'),
+    /** AES-256-GCM ciphertext of the provider's API key; AAD binds it to (id, org_id, provider, kek_version). */
+    kek_version: integer('kek_version').notNull(),
+    iv: text('iv').notNull(),
+    ciphertext: text('ciphertext').notNull(),
+    /** Last four characters of the secret, for recognising a key in lists. */
+    last4: text('last4').notNull(),
+    created_at: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    deleted_at: timestamp('deleted_at', { withTimezone: true }),
+  },
+  (t) => [index('provider_keys_org_provider_idx').on(t.org_id, t.provider)],
+);
+
+export const virtualKeys = pgTable(
+  'virtual_keys',
+  {
+    id: text('id').primaryKey(),
+    org_id: uuid('org_id').notNull().references(() => orgs.id),
+    name: text('name').notNull(),
+    /** bcrypt hash of the key's secret part; never returned by any API. */
+    secret_hash: text('secret_hash').notNull(),
+    models: jsonb('models').$type<string[]>().notNull().default(sql`'[]'::jsonb`),
+    cidrs: jsonb('cidrs').$type<string[]>().notNull().default(sql`'[]'::jsonb`),
+    expires_at: timestamp('expires_at', { withTimezone: true }),
+    revoked_at: timestamp('revoked_at', { withTimezone: true }),
+    version: integer('version').notNull().default(1),
+    created_at: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('virtual_keys_org_idx').on(t.org_id)],
+);
+
+/** One row per data-plane request: metadata only, never content. */
+export const auditEvents = pgTable(
+  'audit_events',
+  {
+    id: uuid('id').primaryKey(),
+    request_id: text('request_id').notNull(),
+    started_at: timestamp('started_at', { withTimezone: true }).notNull(),
+    finished_at: timestamp('finished_at', { withTimezone: true }).notNull(),
+    org_id: uuid('org_id'),
+    key_id: text('key_id'),
+    provider: text('provider'),
+    model: text('model'),
+    endpoint: text('endpoint').notNull(),
+    stream: boolean('stream').notNull(),
+    status: integer('status').notNull(),
+    error_type: text('error_type'),
+    input_tokens: integer('input_tokens'),
+    output_tokens: integer('output_tokens'),
+    cache_read_tokens: integer('cache_read_tokens'),
+    cache_write_tokens: integer('cache_write_tokens'),
+    /** USD; null when the model has no known price (never 0 for unknown). */
+    cost_usd: numeric('cost_usd', { precision: 20, scale: 10 }),
+    latency_ms: integer('latency_ms').notNull(),
+    ttfb_ms: integer('ttfb_ms'),
+    stored_at: timestamp('stored_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('audit_events_org_started_idx').on(t.org_id, t.started_at),
+    index('audit_events_key_started_idx').on(t.key_id, t.started_at),
+  ],
+);

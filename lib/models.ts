@@ -1,0 +1,23 @@
+/** Model names are `provider/model`; key scopes are patterns over them (`*` matches any run of characters). */
+
+export interface ModelRef {
+  provider: string;
+  model: string;
+}
+
+export function parseModelName(name: string): ModelRef | null {
+  const slash = name.indexOf('/');
+  if (slash <= 0 || slash === name.length - 1) return null;
+  return { provider: name.slice(0, slash), model: name.slice(slash + 1) };
+}
+
+function patternToRegExp(pattern: string): RegExp {
+  const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
+  return new RegExp(`^${escaped}$`);
+}
+
+export function modelAllowed(model: string, patterns: readonly string[]): boolean {
+  return patterns.some((p) => patternToRegExp(p).test(model));
+}
+
+export const MODEL_PATTERN_RE = /^[A-Za-z0-9._:*-]+\/[A-Za-z0-9._:*/@-]+$|^\*$/;

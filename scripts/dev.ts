@@ -1,0 +1,54 @@
+/** `npm start`: the whole Routero system on this machine, no cloud account, no internet. */
+import { ensureDemoKey, startStack } from './stack';
+
+const port = (name: string, fallback: number) => {
+  const v = Number(process.env[name]);
+  return Number.isInteger(v) && v > 0 ? v : fallback;
+};
+
+async function main() {
+  const verbose = process.env.ROUTERO_VERBOSE === '1';
+  console.log('Starting Routero (embedded Postgres, Cerbos, wrangler dev)…');
+  const stack = await startStack({
+    gatewayPort: port('GATEWAY_PORT', 8787),
+    adminPort: port('ADMIN_PORT', 8788),
+    postgresPort: port('PGLITE_PORT', 54329),
+    databaseUrl: process.env.DATABASE_URL || undefined,
+    onLog: (source, line) => {
+      if (verbose || /error|warn/i.test(line) || source === 'wrangler') console.log(`[${source}] ${line}`);
+    },
+  });
+  const demoKey = await ensureDemoKey(stack);
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping every process Routero started…`);
+    const force = setTimeout(() => process.exit(1), 8000);
+    await stack.stop();
+    clearTimeout(force);
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+  console.log(`
+Routero is running.
+  Gateway:    ${stack.gatewayUrl}   (OpenAI: ${stack.gatewayUrl}/v1, Anthropic: ${stack.gatewayUrl})
+  Admin API:  ${stack.adminUrl}/api/v1
+  Master key: ${stack.masterKey}
+  Demo key:   ${demoKey}   (models: mock/*)
+  Postgres:   ${stack.databaseUrl.replace(/\/\/[^@]*@/, '//…@')}
+
+Try it:
+  curl ${stack.gatewayUrl}/v1/chat/completions \\
+    -H "Authorization: Bearer ${demoKey}" -H "Content-Type: application/json" \\
+    -d '{"model":"mock/echo","messages":[{"role":"user","content":"Hello"}]}'
+
+Press Ctrl-C to stop.`);
+}
+
+main().catch((e: unknown) => {
+  console.error('Routero failed to start:', e instanceof Error ? e.message : e);
+  process.exit(1);
+});

@@ -1,0 +1,367 @@
+/**
+ * Starts the whole local system (DESIGN §5) and returns handles to stop it or parts of it:
+ * embedded Postgres (PGlite over a socket) or DATABASE_URL, migrations, the Neon WebSocket proxy,
+ * the Cerbos server, and both Workers under one `wrangler dev`. Used by `npm start` and by the
+ * end-to-end tests, so the tests run exactly what a user runs.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { ensureLocalSecrets, saveLocalSecrets, writeDotenv } from './dev-vars';
+import { migrateDatabase } from './migrate';
+import { startNeonProxy, type NeonProxy } from './neon-proxy';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require_ = (p: string) => path.join(ROOT, 'node_modules', p);
+export const CERBOS_BIN = require_('@cerbos/cerbos-linux-x64/cerbos-linux-x64');
+const WRANGLER_BIN = require_('wrangler/bin/wrangler.js');
+
+/** Environment that keeps wrangler and Cerbos off the network (no telemetry, no update checks). */
+export const OFFLINE_ENV = {
+  WRANGLER_SEND_METRICS: 'false',
+  WRANGLER_SEND_ERROR_REPORTS: 'false',
+  CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+  WRANGLER_HIDE_BANNER: 'true',
+  CERBOS_NO_TELEMETRY: '1',
+  NO_UPDATE_NOTIFIER: '1',
+};
+
+export interface StackOptions {
+  gatewayPort?: number;
+  adminPort?: number;
+  /** Port for the embedded Postgres socket (ignored with databaseUrl). */
+  postgresPort?: number;
+  neonProxyPort?: number;
+  cerbosHttpPort?: number;
+  /** Use this Postgres instead of the embedded one. */
+  databaseUrl?: string;
+  /** Folder for PGlite data; default .data/pglite (git-ignored). */
+  pgliteDir?: string;
+  /** Folder for wrangler's local KV/Queue state; default .wrangler/state. */
+  persistDir?: string;
+  /** File holding local secrets; default .dev.vars. */
+  devVarsFile?: string;
+  keyCacheTtlSeconds?: number;
+  policyCacheTtlSeconds?: number;
+  masterKey?: string;
+  /** Receives every line the child processes print. */
+  onLog?: (source: string, line: string) => void;
+}
+
+export interface Component {
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+export interface Stack {
+  gatewayUrl: string;
+  adminUrl: string;
+  masterKey: string;
+  databaseUrl: string;
+  postgres: Component;
+  cerbos: Component;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, child?: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child && child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode}`);
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what} did not become ready within ${timeoutMs} ms`);
+}
+
+const httpOk = (url: string) => async () => (await fetch(url, { signal: AbortSignal.timeout(2000) })).ok;
+
+function pipeLines(child: ChildProcess, source: string, onLog?: StackOptions['onLog']) {
+  for (const stream of [child.stdout, child.stderr]) {
+    let rest = '';
+    stream?.setEncoding('utf8');
+    stream?.on('data', (chunk: string) => {
+      const lines = (rest + chunk).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) onLog?.(source, line);
+    });
+  }
+}
+
+/** Stops a child and its process group; SIGKILL if it has not gone within `graceMs`. */
+async function killTree(child: ChildProcess, graceMs = 3000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  try {
+    process.kill(-child.pid, 'SIGTERM');
+  } catch {
+    child.kill('SIGTERM');
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }, graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  return Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms))]);
+}
+
+async function startEmbeddedPostgres(dir: string, port: number): Promise<{ url: string; component: Component; close(): Promise<void> }> {
+  fs.mkdirSync(dir, { recursive: true });
+  const db = await PGlite.create(dir);
+  let server: PGLiteSocketServer | null = null;
+  const start = async () => {
+    // PGlite runs one query at a time; the socket server multiplexes several clients onto it.
+    server = new PGLiteSocketServer({ db, port, host: '127.0.0.1', maxConnections: 16 });
+    await server.start();
+  };
+  const stop = async () => {
+    const s = server;
+    server = null;
+    if (s) await withTimeout(s.stop(), 3000);
+  };
+  await start();
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres?sslmode=disable`,
+    component: { start, stop },
+    async close() {
+      await stop();
+      await withTimeout(db.close(), 3000);
+    },
+  };
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const log = opts.onLog ?? (() => undefined);
+  const gatewayPort = opts.gatewayPort ?? 8787;
+  const adminPort = opts.adminPort ?? 8788;
+  const cerbosHttpPort = opts.cerbosHttpPort ?? (await freePort());
+  const cleanups: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => undefined);
+  };
+
+  try {
+    // ── secrets ──
+    const devVarsFile = opts.devVarsFile ?? path.join(ROOT, '.dev.vars');
+    const secrets = ensureLocalSecrets(devVarsFile, opts.masterKey ? { MASTER_KEY: opts.masterKey } : process.env);
+
+    // ── Postgres ──
+    let databaseUrl = opts.databaseUrl ?? '';
+    let postgres: Component;
+    if (databaseUrl) {
+      postgres = { start: async () => undefined, stop: async () => undefined };
+    } else {
+      const pgPort = opts.postgresPort ?? (await freePort());
+      const embedded = await startEmbeddedPostgres(opts.pgliteDir ?? path.join(ROOT, '.data', 'pglite'), pgPort);
+      cleanups.push(() => embedded.close());
+      databaseUrl = embedded.url;
+      postgres = embedded.component;
+    }
+    await migrateDatabase(databaseUrl);
+    log('stack', 'migrations applied');
+
+    // ── Neon WebSocket proxy ──
+    const dbUrl = new URL(databaseUrl);
+    let proxy: NeonProxy = await startNeonProxy({
+      port: opts.neonProxyPort ?? 0,
+      target: { host: dbUrl.hostname, port: Number(dbUrl.port || 5432) },
+    });
+    const proxyPort = proxy.port;
+    cleanups.push(() => proxy.close());
+    if (opts.databaseUrl) {
+      // With an external Postgres, "stopping Postgres" means cutting the workers off from it.
+      postgres = {
+        stop: () => proxy.close(),
+        start: async () => {
+          proxy = await startNeonProxy({ port: proxyPort, target: { host: dbUrl.hostname, port: Number(dbUrl.port || 5432) } });
+        },
+      };
+    } else {
+      const embedded = postgres;
+      postgres = {
+        stop: async () => {
+          await embedded.stop();
+          proxy.dropConnections();
+        },
+        start: () => embedded.start(),
+      };
+    }
+
+    // ── Cerbos ──
+    let cerbosChild: ChildProcess | null = null;
+    const cerbosUrl = `http://127.0.0.1:${cerbosHttpPort}`;
+    const startCerbos = async () => {
+      const grpcPort = await freePort();
+      const debugPort = await freePort();
+      const child = spawn(
+        CERBOS_BIN,
+        [
+          'server',
+          `--config=${path.join(ROOT, 'scripts', 'cerbos.yaml')}`,
+          `--set=server.httpListenAddr=127.0.0.1:${cerbosHttpPort}`,
+          `--set=server.grpcListenAddr=127.0.0.1:${grpcPort}`,
+          `--set=storage.disk.directory=${path.join(ROOT, 'policies')}`,
+          `--debug-listen-addr=127.0.0.1:${debugPort}`,
+          '--log-level=warn',
+        ],
+        { cwd: ROOT, env: { ...process.env, ...OFFLINE_ENV }, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+      );
+      cerbosChild = child;
+      pipeLines(child, 'cerbos', log);
+      await waitFor('Cerbos', httpOk(`${cerbosUrl}/_cerbos/health`), 30_000, child);
+    };
+    const cerbos: Component = {
+      start: startCerbos,
+      stop: async () => {
+        if (cerbosChild) await killTree(cerbosChild);
+        cerbosChild = null;
+      },
+    };
+    await startCerbos();
+    cleanups.push(() => cerbos.stop());
+    log('stack', `cerbos ready on ${cerbosUrl}`);
+
+    // ── Workers ──
+    // wrangler dev binds `--var` only to the first Worker, so each Worker gets a generated copy of
+    // its real config (only `main` made absolute) with a `.dev.vars` beside it holding exactly the
+    // secrets and local overrides that Worker may see: the gateway never sees MASTER_KEY or
+    // DATABASE_URL.
+    const persistDir = opts.persistDir ?? path.join(ROOT, '.wrangler', 'state');
+    const devDir = path.join(persistDir, '..', `routero-dev-${gatewayPort}`);
+    const common = {
+      CERBOS_URL: cerbosUrl,
+      ALLOW_PRIVATE_UPSTREAMS: 'true',
+    };
+    const edgeConfig = writeDevConfig(devDir, 'edge', path.join(ROOT, 'scripts', 'dev-edge', 'wrangler.toml'), {
+      ADMIN_PORT: String(adminPort),
+    });
+    const gatewayConfig = writeDevConfig(devDir, 'gateway', path.join(ROOT, 'wrangler.toml'), {
+      ...common,
+      ROUTERO_KEKS: secrets.ROUTERO_KEKS,
+      KEY_CACHE_TTL_SECONDS: String(opts.keyCacheTtlSeconds ?? 30),
+      POLICY_CACHE_TTL_SECONDS: String(opts.policyCacheTtlSeconds ?? 10),
+    });
+    const adminConfig = writeDevConfig(devDir, 'admin', path.join(ROOT, 'admin', 'wrangler.toml'), {
+      ...common,
+      MASTER_KEY: secrets.MASTER_KEY,
+      ROUTERO_KEKS: secrets.ROUTERO_KEKS,
+      DATABASE_URL: databaseUrl,
+      NEON_WS_PROXY: `127.0.0.1:${proxyPort}`,
+    });
+    const wrangler = spawn(
+      process.execPath,
+      [
+        WRANGLER_BIN,
+        'dev',
+        '-c', edgeConfig,
+        '-c', gatewayConfig,
+        '-c', adminConfig,
+        '--ip', '127.0.0.1',
+        '--port', String(gatewayPort),
+        '--inspector-port', String(await freePort()),
+        '--persist-to', persistDir,
+        '--show-interactive-dev-session=false',
+      ],
+      { cwd: ROOT, env: { ...process.env, ...OFFLINE_ENV, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+    );
+    pipeLines(wrangler, 'wrangler', log);
+    cleanups.push(() => killTree(wrangler, 5000));
+
+    // The admin port reaches the same wrangler listener; the dev-edge Worker routes by port.
+    const forwarder = net.createServer((client) => {
+      const upstream = net.connect(gatewayPort, '127.0.0.1');
+      client.pipe(upstream).pipe(client);
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+    });
+    await new Promise<void>((resolve, reject) => {
+      forwarder.once('error', reject);
+      forwarder.listen(adminPort, '127.0.0.1', () => resolve());
+    });
+    cleanups.push(() => new Promise((r) => forwarder.close(() => r())));
+
+    const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+    const adminUrl = `http://127.0.0.1:${adminPort}`;
+    await waitFor('gateway Worker', httpOk(`${gatewayUrl}/healthz`), 90_000, wrangler);
+    await waitFor('admin Worker', httpOk(`${adminUrl}/healthz`), 30_000, wrangler);
+    log('stack', 'workers ready');
+
+    return {
+      gatewayUrl,
+      adminUrl,
+      masterKey: secrets.MASTER_KEY,
+      databaseUrl,
+      postgres,
+      cerbos,
+      stop: stopAll,
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
+
+/**
+ * Copies a Worker's wrangler.toml into `dir/name/` with `main` made absolute, and writes a
+ * `.dev.vars` beside it (secrets and local overrides of [vars]). Returns the config path.
+ */
+function writeDevConfig(dir: string, name: string, source: string, devVars: Record<string, string>): string {
+  const target = path.join(dir, name);
+  fs.mkdirSync(target, { recursive: true });
+  const text = fs
+    .readFileSync(source, 'utf8')
+    .replace(/^main\s*=\s*"([^"]+)"/m, (_, main: string) => `main = ${JSON.stringify(path.resolve(path.dirname(source), main))}`);
+  fs.writeFileSync(path.join(target, 'wrangler.toml'), text);
+  writeDotenv(path.join(target, '.dev.vars'), devVars, `Generated by scripts/stack.ts for local development. Never commit.`);
+  return path.join(target, 'wrangler.toml');
+}
+
+/** Makes sure a demo org and a demo virtual key bound to the mock provider exist; returns the key. */
+export async function ensureDemoKey(stack: Stack, devVarsFile = path.join(ROOT, '.dev.vars')): Promise<string> {
+  const api = async (method: string, p: string, body?: unknown) => {
+    const res = await fetch(`${stack.adminUrl}/api/v1${p}`, {
+      method,
+      headers: { authorization: `Bearer ${stack.masterKey}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+  };
+  const secrets = ensureLocalSecrets(devVarsFile, {});
+  const existing = secrets.DEMO_VIRTUAL_KEY;
+  if (existing) {
+    const id = /^rto_([a-z2-7]{16})_/.exec(existing)?.[1];
+    if (id) {
+      const found = await api('GET', `/keys/${id}`);
+      if (found.status === 200 && found.json.status === 'active') return existing;
+    }
+  }
+  const orgs = await api('GET', '/orgs');
+  const list = (orgs.json.data as Array<{ id: string; name: string }> | undefined) ?? [];
+  const demo = list.find((o) => o.name === 'Demo') ?? (await api('POST', '/orgs', { name: 'Demo' })).json;
+  const created = await api('POST', '/keys', { org_id: demo.id, name: 'demo (mock provider)', models: ['mock/*'] });
+  if (created.status !== 201) throw new Error(`could not create the demo key: HTTP ${created.status}`);
+  const key = created.json.key as string;
+  saveLocalSecrets(devVarsFile, { ...secrets, DEMO_VIRTUAL_KEY: key });
+  return key;
+}

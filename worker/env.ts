@@ -1,0 +1,95 @@
+import type { AuditEvent } from '../lib/audit/event';
+import { CerbosClient } from '../lib/authz/cerbos';
+import { loadKeyRing, type KeyRing } from '../lib/crypto/aes-gcm';
+import { GatewayError } from '../lib/errors';
+
+/** The gateway Worker's environment (wrangler.toml). It holds no database credential, by design. */
+export interface Env {
+  // ── bindings ──
+  /** Edge read model: virtual-key records and provider-key ciphertexts (read only here). */
+  ROUTERO_KV: KVNamespace;
+  /** Producer for metadata events; the admin Worker consumes and stores them. */
+  AUDIT_QUEUE: Queue<AuditEvent>;
+  // ── secrets ──
+  /** Versioned key-encryption keys, "1:<base64 32 bytes>,2:<…>"; the highest version is active. */
+  ROUTERO_KEKS?: string;
+  // ── vars ──
+  /** Base URL of the Cerbos policy decision point, e.g. http://127.0.0.1:3592. */
+  CERBOS_URL?: string;
+  /** "true" lets provider base URLs point at private/loopback addresses (local development, tests). */
+  ALLOW_PRIVATE_UPSTREAMS?: string;
+  /** Isolate cache TTL for verified virtual keys, seconds (1–30, default 30). */
+  KEY_CACHE_TTL_SECONDS?: string;
+  /** Cerbos decision cache TTL, seconds (0–60, default 10). */
+  POLICY_CACHE_TTL_SECONDS?: string;
+  /** Largest accepted request body in bytes (default 4 MiB). */
+  MAX_BODY_BYTES?: string;
+}
+
+export interface GatewayConfig {
+  keyRing: KeyRing;
+  cerbos: CerbosClient;
+  allowPrivateUpstreams: boolean;
+  keyCacheTtlMs: number;
+  maxBodyBytes: number;
+}
+
+function boundedInt(raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n)) return fallback;
+  return Math.min(max, Math.max(min, Math.floor(n)));
+}
+
+let cached: { source: string; config: Promise<GatewayConfig> } | null = null;
+
+/**
+ * Reads and validates the security configuration once per isolate (and again if it changes).
+ * Missing or malformed configuration is a 503 with a log line: the gateway never serves open.
+ */
+export function gatewayConfig(env: Env): Promise<GatewayConfig> {
+  const source = JSON.stringify([
+    env.ROUTERO_KEKS,
+    env.CERBOS_URL,
+    env.ALLOW_PRIVATE_UPSTREAMS,
+    env.KEY_CACHE_TTL_SECONDS,
+    env.POLICY_CACHE_TTL_SECONDS,
+    env.MAX_BODY_BYTES,
+  ]);
+  if (cached?.source === source) return cached.config;
+  const config = buildConfig(env);
+  cached = { source, config };
+  config.catch(() => {
+    if (cached?.config === config) cached = null;
+  });
+  return config;
+}
+
+async function buildConfig(env: Env): Promise<GatewayConfig> {
+  const unavailable = (reason: string) =>
+    new GatewayError('unavailable', 'The gateway is not configured to serve requests.', { reason });
+  if (!env.ROUTERO_KV || !env.AUDIT_QUEUE) throw unavailable('ROUTERO_KV or AUDIT_QUEUE binding missing');
+  if (!env.CERBOS_URL) throw unavailable('CERBOS_URL is not set');
+  let keyRing: KeyRing;
+  try {
+    keyRing = await loadKeyRing(env.ROUTERO_KEKS);
+  } catch (e) {
+    throw unavailable(`ROUTERO_KEKS invalid: ${e instanceof Error ? e.message : 'unknown'}`);
+  }
+  let cerbos: CerbosClient;
+  try {
+    cerbos = new CerbosClient({
+      baseUrl: env.CERBOS_URL,
+      cacheTtlMs: boundedInt(env.POLICY_CACHE_TTL_SECONDS, 10, 0, 60) * 1000,
+    });
+  } catch {
+    throw unavailable('CERBOS_URL is not a valid http(s) URL');
+  }
+  return {
+    keyRing,
+    cerbos,
+    allowPrivateUpstreams: env.ALLOW_PRIVATE_UPSTREAMS === 'true',
+    keyCacheTtlMs: boundedInt(env.KEY_CACHE_TTL_SECONDS, 30, 1, 30) * 1000,
+    maxBodyBytes: boundedInt(env.MAX_BODY_BYTES, 4 * 1024 * 1024, 1024, 100 * 1024 * 1024),
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * The gateway Worker (data plane). Routes, middleware order and the one `onError` that turns every
+ * failure into the caller's wire format.
+ */
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { asGatewayError, GatewayError, toWireError } from '../lib/errors';
+import { gatewayConfig, type Env } from './env';
+import { log } from './log';
+import { keyAuth, type KeyAuthVariables } from './middleware/key-auth';
+import { requestContext, wireFormatFor, type RequestContextVariables } from './middleware/request-context';
+import { inferenceHandler } from './routes/inference';
+import { listModels } from './routes/models';
+
+export function createGateway() {
+  const app = new Hono<{ Bindings: Env; Variables: RequestContextVariables & KeyAuthVariables }>();
+
+  app.get('/healthz', async (c) => {
+    try {
+      await gatewayConfig(c.env);
+    } catch (e) {
+      const err = asGatewayError(e);
+      log('error', 'gateway not ready', { reason: err.reason });
+      return c.json({ status: 'unavailable' }, 503, { 'cache-control': 'no-store' });
+    }
+    return c.json({ status: 'ok' }, 200, { 'cache-control': 'no-store' });
+  });
+
+  app.use('/v1/*', requestContext(), keyAuth());
+  app.post('/v1/chat/completions', inferenceHandler('chat_completions'));
+  app.post('/v1/messages', inferenceHandler('messages'));
+  app.get('/v1/models', listModels);
+
+  app.notFound((c) => {
+    const err = new GatewayError('not_found', `Unknown path: ${c.req.method} ${c.req.path}`, { code: 'unknown_url' });
+    return toWireError(err, wireFormatFor(c.req.path));
+  });
+
+  app.onError((e, c) => {
+    let err: GatewayError;
+    if (e instanceof HTTPException) {
+      err = new GatewayError(e.status === 413 ? 'payload_too_large' : 'invalid_request', e.message || 'Bad request.', {
+        status: e.status,
+      });
+    } else {
+      err = asGatewayError(e);
+    }
+    const requestId = c.get('requestId') as string | undefined;
+    const audit = c.get('audit');
+    audit?.finish(err.status, err.code === 'upstream_error' ? 'upstream_error' : err.kind);
+    log(err.status >= 500 ? 'error' : 'warn', 'request failed', {
+      request_id: requestId,
+      status: err.status,
+      kind: err.kind,
+      reason: err.reason,
+    });
+    return toWireError(err, wireFormatFor(c.req.path), requestId);
+  });
+
+  return app;
+}
+
+export default createGateway();

@@ -1,0 +1,42 @@
+import type { MiddlewareHandler } from 'hono';
+import type { WireFormat } from '../../lib/errors';
+import { uuidv7 } from '../../lib/crypto/encoding';
+import { AuditRecorder } from '../audit';
+import { gatewayConfig, type Env, type GatewayConfig } from '../env';
+
+export interface RequestContextVariables {
+  requestId: string;
+  wireFormat: Exclude<WireFormat, 'admin'>;
+  audit: AuditRecorder | null;
+  config: GatewayConfig;
+}
+
+/** The wire format errors are written in: Anthropic's for its Messages path, OpenAI's elsewhere. */
+export function wireFormatFor(path: string): Exclude<WireFormat, 'admin'> {
+  return path === '/v1/messages' || path.startsWith('/v1/messages/') ? 'anthropic' : 'openai';
+}
+
+const AUDITED: Record<string, string> = {
+  '/v1/chat/completions': 'chat_completions',
+  '/v1/messages': 'messages',
+};
+
+/**
+ * Sets the request id, the error wire format and (for inference endpoints) the audit recorder,
+ * then loads the security configuration: without it nothing below runs (503, never open).
+ */
+export function requestContext(): MiddlewareHandler<{ Bindings: Env; Variables: RequestContextVariables }> {
+  return async function requestContext(c, next) {
+    const requestId = uuidv7();
+    c.set('requestId', requestId);
+    c.set('wireFormat', wireFormatFor(c.req.path));
+    const endpoint = c.req.method === 'POST' ? AUDITED[c.req.path] : undefined;
+    c.set(
+      'audit',
+      endpoint ? new AuditRecorder(c.env.AUDIT_QUEUE, (p) => c.executionCtx.waitUntil(p), requestId, endpoint) : null,
+    );
+    c.set('config', await gatewayConfig(c.env));
+    await next();
+    c.header('x-request-id', requestId);
+  };
+}

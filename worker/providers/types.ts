@@ -1,0 +1,33 @@
+import type { ProviderName } from '../../lib/kv/records';
+import type { Endpoint } from '../formats/types';
+
+/** What the gateway sends upstream. The URL always comes from server-side configuration. */
+export interface UpstreamCall {
+  url: string;
+  headers: Headers;
+  body: string;
+}
+
+export interface BuildRequestArgs {
+  endpoint: Endpoint;
+  /** The client's body with `model` already rewritten to the provider's own model name. */
+  body: Record<string, unknown>;
+  apiKey: string | null;
+  baseUrl: string;
+  clientHeaders: Headers;
+}
+
+/** One upstream provider, described declaratively; one small folder each. */
+export interface ProviderAdapter {
+  name: ProviderName;
+  /** Wire formats this provider speaks natively (no translation yet). */
+  endpoints: readonly Endpoint[];
+  /** Whether a provider key from the org is needed. */
+  requiresKey: boolean;
+  defaultBaseUrl: string;
+  /** Models listed by GET /v1/models (any other model name is still routed). */
+  knownModels: readonly string[];
+  buildRequest(args: BuildRequestArgs): UpstreamCall;
+  /** A provider answered in-process (the mock) instead of over the network. */
+  localFetch?: (call: UpstreamCall, endpoint: Endpoint) => Promise<Response>;
+}

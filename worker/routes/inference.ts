@@ -1,0 +1,165 @@
+/**
+ * POST /v1/chat/completions and POST /v1/messages: validate, scope, authorize, resolve the provider
+ * key, call upstream (streamed), tap usage, and record one metadata event.
+ */
+import type { Context } from 'hono';
+import type { ZodType } from 'zod';
+import { PolicyUnavailableError } from '../../lib/authz/cerbos';
+import { GatewayError, invalidField } from '../../lib/errors';
+import { modelAllowed, parseModelName } from '../../lib/models';
+import { readBodyText, parseJsonBody } from '../body';
+import type { Env } from '../env';
+import { createMessagesStreamTap, messagesRequestSchema, usageFromMessage } from '../formats/anthropic-messages';
+import { chatCompletionRequestSchema, createChatStreamTap, usageFromChatCompletion } from '../formats/openai-chat';
+import { parseJsonObject } from '../formats/sse';
+import type { Endpoint, StreamTap } from '../formats/types';
+import { log } from '../log';
+import type { KeyAuthVariables } from '../middleware/key-auth';
+import type { RequestContextVariables } from '../middleware/request-context';
+import { providerFor } from '../providers';
+import { resolveUpstream, upstreamError } from '../upstream';
+import { tapStream } from '../stream';
+
+type GatewayContext = Context<{ Bindings: Env; Variables: RequestContextVariables & KeyAuthVariables }>;
+
+const ENDPOINT_PATH: Record<Endpoint, string> = {
+  chat_completions: '/v1/chat/completions',
+  messages: '/v1/messages',
+};
+
+function validate(schema: ZodType, body: Record<string, unknown>): void {
+  const result = schema.safeParse(body);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw invalidField(issue.path, issue.message);
+  }
+}
+
+export function inferenceHandler(endpoint: Endpoint) {
+  return async function inference(c: GatewayContext): Promise<Response> {
+    const { config } = c.var;
+    const audit = c.var.audit!;
+    const key = c.var.virtualKey;
+
+    const body = parseJsonBody(await readBodyText(c.req.raw, config.maxBodyBytes));
+    validate(endpoint === 'messages' ? messagesRequestSchema : chatCompletionRequestSchema, body);
+    const modelName = body.model as string;
+    const stream = body.stream === true;
+    audit.stream = stream;
+    audit.model = modelName;
+
+    const ref = parseModelName(modelName);
+    const adapter = ref ? providerFor(ref.provider) : null;
+    if (!ref || !adapter) {
+      throw new GatewayError(
+        'not_found',
+        `The model '${modelName}' does not exist. Name models as provider/model, e.g. openai/gpt-4o-mini.`,
+        { code: 'model_not_found', param: 'model' },
+      );
+    }
+    audit.provider = adapter.name;
+    if (!adapter.endpoints.includes(endpoint)) {
+      const served = adapter.endpoints.map((e) => ENDPOINT_PATH[e]).join(', ');
+      throw new GatewayError('invalid_request', `The model '${modelName}' is served on ${served}, not ${ENDPOINT_PATH[endpoint]}.`, {
+        param: 'model',
+      });
+    }
+    if (!modelAllowed(modelName, key.models)) {
+      throw new GatewayError('permission', `This API key may not use the model '${modelName}'.`, {
+        code: 'model_not_allowed',
+        reason: `model ${modelName} outside scope of key ${key.id}`,
+      });
+    }
+
+    let allowed: boolean;
+    try {
+      allowed = await config.cerbos.isAllowed(
+        { id: key.id, roles: ['virtual_key'], version: String(key.version), attr: { org_id: key.org_id } },
+        { kind: 'model', id: modelName, attr: { org_id: key.org_id, provider: adapter.name } },
+        'invoke',
+      );
+    } catch (e) {
+      if (e instanceof PolicyUnavailableError) {
+        throw new GatewayError('unavailable', 'The policy service is unavailable; try again shortly.', { reason: e.message });
+      }
+      throw e;
+    }
+    if (!allowed) {
+      throw new GatewayError('permission', `This API key may not use the model '${modelName}'.`, {
+        code: 'model_not_allowed',
+        reason: `cerbos denied invoke of ${modelName} for key ${key.id}`,
+      });
+    }
+
+    const upstream = await resolveUpstream(c.env, config, adapter, key.org_id, modelName);
+    const upstreamBody: Record<string, unknown> = { ...body, model: ref.model };
+    let stripInjectedUsage = false;
+    if (endpoint === 'chat_completions' && stream) {
+      const so = (body.stream_options ?? {}) as Record<string, unknown>;
+      if (so.include_usage !== true) {
+        stripInjectedUsage = true;
+        upstreamBody.stream_options = { ...so, include_usage: true };
+      }
+    }
+    const call = adapter.buildRequest({
+      endpoint,
+      body: upstreamBody,
+      apiKey: upstream.apiKey,
+      baseUrl: upstream.baseUrl,
+      clientHeaders: c.req.raw.headers,
+    });
+
+    let res: Response;
+    try {
+      res = adapter.localFetch
+        ? await adapter.localFetch(call, endpoint)
+        : await fetch(call.url, {
+            method: 'POST',
+            headers: call.headers,
+            body: call.body,
+            redirect: 'manual',
+            signal: c.req.raw.signal,
+          });
+    } catch (e) {
+      if (c.req.raw.signal.aborted) {
+        audit.finish(499, 'client_aborted');
+        return new Response(null, { status: 499 });
+      }
+      throw new GatewayError('upstream_unreachable', 'The upstream provider could not be reached.', {
+        reason: `fetch ${adapter.name} failed: ${e instanceof Error ? e.message : String(e)}`,
+      });
+    }
+    audit.markFirstByte();
+
+    if (res.status >= 300 && res.status < 400) {
+      await res.body?.cancel();
+      throw new GatewayError('upstream_unreachable', 'The upstream provider answered with a redirect, which is not followed.', {
+        reason: `upstream ${adapter.name} redirected (HTTP ${res.status})`,
+      });
+    }
+    if (!res.ok) {
+      throw upstreamError(res.status, await res.text(), upstream.apiKey);
+    }
+
+    const headers = new Headers({
+      'content-type': res.headers.get('content-type') ?? 'application/json',
+      'cache-control': 'no-store',
+    });
+    const upstreamId = res.headers.get('x-request-id') ?? res.headers.get('request-id');
+    if (upstreamId) headers.set('x-upstream-request-id', upstreamId);
+    headers.set('server-timing', `auth;desc="${c.var.keyAuthPath}"`);
+
+    const isSse = (res.headers.get('content-type') ?? '').includes('text/event-stream');
+    if (stream && isSse && res.body) {
+      const tap: StreamTap = endpoint === 'messages' ? createMessagesStreamTap() : createChatStreamTap(stripInjectedUsage);
+      const body = tapStream(res.body, tap, audit, res.status);
+      return new Response(body, { status: res.status, headers });
+    }
+
+    const text = await res.text();
+    const json = parseJsonObject(text);
+    audit.finish(res.status, null, endpoint === 'messages' ? usageFromMessage(json) : usageFromChatCompletion(json));
+    if (!json) log('warn', 'upstream answered with a non-JSON body', { request_id: c.var.requestId, provider: adapter.name });
+    return new Response(text, { status: res.status, headers });
+  };
+}

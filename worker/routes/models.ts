@@ -1,0 +1,29 @@
+/** GET /v1/models: the models the calling key may use, in OpenAI's ListModelsResponse shape. */
+import type { Context } from 'hono';
+import { modelAllowed } from '../../lib/models';
+import { PROVIDERS } from '../../lib/kv/records';
+import type { Env } from '../env';
+import type { KeyAuthVariables } from '../middleware/key-auth';
+import type { RequestContextVariables } from '../middleware/request-context';
+import { providers } from '../providers';
+import { providerKeysFor } from '../upstream';
+
+export async function listModels(
+  c: Context<{ Bindings: Env; Variables: RequestContextVariables & KeyAuthVariables }>,
+): Promise<Response> {
+  const key = c.var.virtualKey;
+  const configured = await Promise.all(
+    PROVIDERS.map(async (name) => {
+      const adapter = providers[name];
+      if (!adapter.requiresKey) return true;
+      return (await providerKeysFor(c.env, key.org_id, name, c.var.config.keyCacheTtlMs)).length > 0;
+    }),
+  );
+  const data = PROVIDERS.filter((_, i) => configured[i]).flatMap((name) =>
+    providers[name].knownModels
+      .map((m) => `${name}/${m}`)
+      .filter((id) => modelAllowed(id, key.models))
+      .map((id) => ({ id, object: 'model' as const, created: 0, owned_by: name })),
+  );
+  return c.json({ object: 'list', data }, 200, { 'cache-control': 'no-store' });
+}

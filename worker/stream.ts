@@ -1,0 +1,48 @@
+/**
+ * The response stream: bytes go to the client as upstream sends them (no buffering, no
+ * reordering; DESIGN §4.7) while a tap reads usage. A pull-based stream with no read-ahead
+ * (highWaterMark 0) means the gateway reads upstream only as fast as the client consumes, and
+ * `cancel` tells a client abort apart from a normal end.
+ */
+import type { AuditRecorder } from './audit';
+import type { StreamTap } from './formats/types';
+import { log } from './log';
+
+export function tapStream(
+  upstream: ReadableStream<Uint8Array>,
+  tap: StreamTap,
+  audit: AuditRecorder,
+  status: number,
+): ReadableStream<Uint8Array> {
+  const reader = upstream.getReader();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let result: ReadableStreamReadResult<Uint8Array>;
+        try {
+          result = await reader.read();
+        } catch (e) {
+          log('warn', 'upstream stream failed', {
+            request_id: audit.requestId,
+            reason: e instanceof Error ? e.message : String(e),
+          });
+          audit.finish(status, 'upstream_stream_error', tap.usage());
+          controller.error(e);
+          return;
+        }
+        if (result.done) {
+          for (const out of tap.finish()) controller.enqueue(out);
+          controller.close();
+          audit.finish(status, null, tap.usage());
+          return;
+        }
+        for (const out of tap.push(result.value)) controller.enqueue(out);
+      },
+      async cancel(reason) {
+        audit.finish(499, 'client_aborted', tap.usage());
+        await reader.cancel(reason).catch(() => undefined);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
