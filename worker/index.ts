@@ -11,6 +11,7 @@ import { keyAuth, type KeyAuthVariables } from './middleware/key-auth';
 import { requestContext, wireFormatFor, type RequestContextVariables } from './middleware/request-context';
 import { inferenceHandler } from './routes/inference';
 import { listModels } from './routes/models';
+import { ProviderKeyStore } from './upstream';
 
 export function createGateway() {
   const app = new Hono<{ Bindings: Env; Variables: RequestContextVariables & KeyAuthVariables }>();
@@ -27,9 +28,10 @@ export function createGateway() {
   });
 
   app.use('/v1/*', requestContext(), keyAuth());
-  app.post('/v1/chat/completions', inferenceHandler('chat_completions'));
-  app.post('/v1/messages', inferenceHandler('messages'));
-  app.get('/v1/models', listModels);
+  const providerKeys = new ProviderKeyStore();
+  app.post('/v1/chat/completions', inferenceHandler('chat_completions', providerKeys));
+  app.post('/v1/messages', inferenceHandler('messages', providerKeys));
+  app.get('/v1/models', listModels(providerKeys));
 
   app.notFound((c) => {
     const err = new GatewayError('not_found', `Unknown path: ${c.req.method} ${c.req.path}`, { code: 'unknown_url' });

@@ -18,25 +18,31 @@ export function tapStream(
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        let result: ReadableStreamReadResult<Uint8Array>;
-        try {
-          result = await reader.read();
-        } catch (e) {
-          log('warn', 'upstream stream failed', {
-            request_id: audit.requestId,
-            reason: e instanceof Error ? e.message : String(e),
-          });
-          audit.finish(status, 'upstream_stream_error', tap.usage());
-          controller.error(e);
-          return;
+        // Read until something can be sent: a rewriting tap may hold back a partial event or drop
+        // one, and a pull that enqueues nothing is not always called again.
+        for (;;) {
+          let result: ReadableStreamReadResult<Uint8Array>;
+          try {
+            result = await reader.read();
+          } catch (e) {
+            log('warn', 'upstream stream failed', {
+              request_id: audit.requestId,
+              reason: e instanceof Error ? e.message : String(e),
+            });
+            audit.finish(status, 'upstream_stream_error', tap.usage());
+            controller.error(e);
+            return;
+          }
+          if (result.done) {
+            for (const out of tap.finish()) controller.enqueue(out);
+            controller.close();
+            audit.finish(status, null, tap.usage());
+            return;
+          }
+          const outs = tap.push(result.value);
+          for (const out of outs) controller.enqueue(out);
+          if (outs.length > 0) return;
         }
-        if (result.done) {
-          for (const out of tap.finish()) controller.enqueue(out);
-          controller.close();
-          audit.finish(status, null, tap.usage());
-          return;
-        }
-        for (const out of tap.push(result.value)) controller.enqueue(out);
       },
       async cancel(reason) {
         audit.finish(499, 'client_aborted', tap.usage());

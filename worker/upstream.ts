@@ -32,18 +32,24 @@ function providerConfigError(reason: string): GatewayError {
   return new GatewayError('upstream_unreachable', 'The provider for this model is misconfigured.', { reason });
 }
 
-/** Provider-key ciphertexts, cached per isolate as ciphertext only, for the key-cache TTL. */
-const providerKeyCache = new Map<string, { entries: ProviderKeyEntry[]; expiresAt: number }>();
+/**
+ * Provider-key ciphertexts, cached per isolate as ciphertext only, for the key-cache TTL. An empty
+ * answer is not cached, so a newly added provider key works at once.
+ */
+export class ProviderKeyStore {
+  private readonly cache = new Map<string, { entries: ProviderKeyEntry[]; expiresAt: number }>();
 
-export async function providerKeysFor(env: Env, orgId: string, provider: string, ttlMs: number): Promise<ProviderKeyEntry[]> {
-  const kvKey = kvKeys.providerKeys(orgId, provider);
-  const hit = providerKeyCache.get(kvKey);
-  if (hit && hit.expiresAt > Date.now()) return hit.entries;
-  const parsed = providerKeyListSchema.safeParse((await env.ROUTERO_KV.get(kvKey, 'json')) ?? []);
-  const entries = parsed.success ? parsed.data : [];
-  if (providerKeyCache.size > 10_000) providerKeyCache.clear();
-  providerKeyCache.set(kvKey, { entries, expiresAt: Date.now() + ttlMs });
-  return entries;
+  async get(env: Env, orgId: string, provider: string, ttlMs: number): Promise<ProviderKeyEntry[]> {
+    const kvKey = kvKeys.providerKeys(orgId, provider);
+    const hit = this.cache.get(kvKey);
+    if (hit && hit.expiresAt > Date.now()) return hit.entries;
+    const parsed = providerKeyListSchema.safeParse((await env.ROUTERO_KV.get(kvKey, 'json')) ?? []);
+    const entries = parsed.success ? parsed.data : [];
+    if (entries.length === 0) return entries;
+    if (this.cache.size > 10_000) this.cache.clear();
+    this.cache.set(kvKey, { entries, expiresAt: Date.now() + ttlMs });
+    return entries;
+  }
 }
 
 export interface ResolvedUpstream {
@@ -52,6 +58,7 @@ export interface ResolvedUpstream {
 }
 
 export async function resolveUpstream(
+  store: ProviderKeyStore,
   env: Env,
   config: GatewayConfig,
   adapter: ProviderAdapter,
@@ -59,7 +66,7 @@ export async function resolveUpstream(
   modelName: string,
 ): Promise<ResolvedUpstream> {
   if (!adapter.requiresKey) return { baseUrl: adapter.defaultBaseUrl, apiKey: null };
-  const entries = await providerKeysFor(env, orgId, adapter.name, config.keyCacheTtlMs);
+  const entries = await store.get(env, orgId, adapter.name, config.keyCacheTtlMs);
   const entry = entries[0];
   if (!entry) {
     throw new GatewayError(

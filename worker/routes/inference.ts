@@ -17,7 +17,7 @@ import { log } from '../log';
 import type { KeyAuthVariables } from '../middleware/key-auth';
 import type { RequestContextVariables } from '../middleware/request-context';
 import { providerFor } from '../providers';
-import { resolveUpstream, upstreamError } from '../upstream';
+import { resolveUpstream, upstreamError, type ProviderKeyStore } from '../upstream';
 import { tapStream } from '../stream';
 
 type GatewayContext = Context<{ Bindings: Env; Variables: RequestContextVariables & KeyAuthVariables }>;
@@ -35,7 +35,7 @@ function validate(schema: ZodType, body: Record<string, unknown>): void {
   }
 }
 
-export function inferenceHandler(endpoint: Endpoint) {
+export function inferenceHandler(endpoint: Endpoint, providerKeys: ProviderKeyStore) {
   return async function inference(c: GatewayContext): Promise<Response> {
     const { config } = c.var;
     const audit = c.var.audit!;
@@ -91,7 +91,7 @@ export function inferenceHandler(endpoint: Endpoint) {
       });
     }
 
-    const upstream = await resolveUpstream(c.env, config, adapter, key.org_id, modelName);
+    const upstream = await resolveUpstream(providerKeys, c.env, config, adapter, key.org_id, modelName);
     const upstreamBody: Record<string, unknown> = { ...body, model: ref.model };
     let stripInjectedUsage = false;
     if (endpoint === 'chat_completions' && stream) {

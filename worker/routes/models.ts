@@ -6,17 +6,18 @@ import type { Env } from '../env';
 import type { KeyAuthVariables } from '../middleware/key-auth';
 import type { RequestContextVariables } from '../middleware/request-context';
 import { providers } from '../providers';
-import { providerKeysFor } from '../upstream';
+import type { ProviderKeyStore } from '../upstream';
 
-export async function listModels(
-  c: Context<{ Bindings: Env; Variables: RequestContextVariables & KeyAuthVariables }>,
-): Promise<Response> {
+export function listModels(providerKeys: ProviderKeyStore) {
+  return async function models(
+    c: Context<{ Bindings: Env; Variables: RequestContextVariables & KeyAuthVariables }>,
+  ): Promise<Response> {
   const key = c.var.virtualKey;
   const configured = await Promise.all(
     PROVIDERS.map(async (name) => {
       const adapter = providers[name];
       if (!adapter.requiresKey) return true;
-      return (await providerKeysFor(c.env, key.org_id, name, c.var.config.keyCacheTtlMs)).length > 0;
+      return (await providerKeys.get(c.env, key.org_id, name, c.var.config.keyCacheTtlMs)).length > 0;
     }),
   );
   const data = PROVIDERS.filter((_, i) => configured[i]).flatMap((name) =>
@@ -26,4 +27,5 @@ export async function listModels(
       .map((id) => ({ id, object: 'model' as const, created: 0, owned_by: name })),
   );
   return c.json({ object: 'list', data }, 200, { 'cache-control': 'no-store' });
+}
 }

@@ -1,0 +1,21 @@
+import type { TestProject } from 'vitest/node';
+import { startCerbos } from '../support/cerbos';
+import { startFakeAnthropic, startFakeOpenAI } from '../support/fake-providers';
+
+export default async function setup(project: TestProject) {
+  const cerbos = await startCerbos(Number(process.env.ROUTERO_TEST_CERBOS_PORT));
+  const openai = await startFakeOpenAI({ gapMs: 2 });
+  const anthropic = await startFakeAnthropic({ gapMs: 2 });
+  project.provide('fakeOpenAIUrl', openai.url);
+  project.provide('fakeAnthropicUrl', anthropic.url);
+  return async () => {
+    await Promise.all([cerbos.stop(), openai.close(), anthropic.close()]);
+  };
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    fakeOpenAIUrl: string;
+    fakeAnthropicUrl: string;
+  }
+}

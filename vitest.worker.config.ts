@@ -1,0 +1,32 @@
+/**
+ * Gateway route tests inside workerd (@cloudflare/vitest-pool-workers), with the gateway's real
+ * wrangler.toml bindings (local KV), the real Cerbos server and local fake providers. The global
+ * setup starts those on the ports chosen here.
+ */
+import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
+import { defineConfig } from 'vitest/config';
+import { freePort } from './scripts/stack';
+
+export default defineConfig(async () => {
+  const cerbosPort = await freePort();
+  process.env.ROUTERO_TEST_CERBOS_PORT = String(cerbosPort);
+  return {
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: './wrangler.toml' },
+        miniflare: {
+          bindings: {
+            CERBOS_URL: `http://127.0.0.1:${cerbosPort}`,
+            ALLOW_PRIVATE_UPSTREAMS: 'true',
+            ROUTERO_KEKS: '1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=',
+          },
+        },
+      }),
+    ],
+    test: {
+      include: ['test/worker/**/*.test.ts'],
+      globalSetup: ['test/worker/global-setup.ts'],
+      testTimeout: 20_000,
+    },
+  };
+});
