@@ -47,6 +47,7 @@ export async function storeBatch(batch: MessageBatch<unknown>, env: AdminEnv, ct
   try {
     await db.insert(auditEvents).values(valid.map((v) => v.row)).onConflictDoNothing({ target: auditEvents.id });
     for (const v of valid) v.msg.ack();
+    log('info', 'audit batch stored', { queue: batch.queue, size: valid.length });
   } catch (e) {
     const attempts = Math.max(...valid.map((v) => v.msg.attempts));
     log('warn', 'audit batch not stored; will retry', {

@@ -8,6 +8,8 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 
+const TERMINATE = Buffer.from([0x58, 0, 0, 0, 4]);
+
 export interface NeonProxy {
   port: number;
   close(): Promise<void>;
@@ -46,6 +48,13 @@ export async function startNeonProxy(opts: { port: number; target: { host: strin
       const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
       if (connected) tcp.write(buf);
       else pending.push(buf);
+      // A Postgres server closes the connection after the client's Terminate message ('X', length
+      // 4; PostgreSQL protocol §55.2.11). PGlite's socket server does not, which would leave the
+      // Worker's WebSocket — and with it the Worker invocation — open; so close both sides here.
+      if (buf.length >= 5 && buf.subarray(buf.length - 5).equals(TERMINATE)) {
+        tcp.end();
+        ws.close(1000);
+      }
     });
     tcp.on('data', (chunk) => {
       if (ws.readyState === ws.OPEN) ws.send(chunk);

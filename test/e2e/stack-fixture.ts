@@ -1,0 +1,107 @@
+/**
+ * The end-to-end fixture: the same stack `npm start` runs (scripts/stack.ts), in temporary
+ * folders and on free ports, plus local fake providers. Every log line of every child process is
+ * captured so tests can assert what never appears in logs.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { freePort, startStack, type Stack } from '../../scripts/stack';
+import { startFakeAnthropic, startFakeOpenAI, type FakeProvider } from '../support/fake-providers';
+
+/** Admin API responses in tests: free-form JSON, asserted field by field. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
+
+export interface E2E {
+  stack: Stack;
+  openai: FakeProvider;
+  anthropic: FakeProvider;
+  logs: string[];
+  persistDir: string;
+  keyCacheTtlSeconds: number;
+  admin(method: string, p: string, body?: unknown): Promise<{ status: number; json: Json }>;
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+export async function startE2E(): Promise<E2E> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'routero-e2e-'));
+  const persistDir = path.join(tmp, 'wrangler-state');
+  const logs: string[] = [];
+  const keyCacheTtlSeconds = 2;
+  const openai = await startFakeOpenAI({ gapMs: 5 });
+  const anthropic = await startFakeAnthropic({ gapMs: 5 });
+  const stack = await startStack({
+    gatewayPort: await freePort(),
+    adminPort: await freePort(),
+    databaseUrl: process.env.DATABASE_URL || undefined,
+    pgliteDir: path.join(tmp, 'pglite'),
+    persistDir,
+    devVarsFile: path.join(tmp, '.dev.vars'),
+    keyCacheTtlSeconds,
+    policyCacheTtlSeconds: 1,
+    onLog: (source, line) => logs.push(`[${source}] ${line}`),
+  });
+  const pool = new pg.Pool({ connectionString: stack.databaseUrl, max: 2 });
+  pool.on('error', () => undefined);
+  return {
+    stack,
+    openai,
+    anthropic,
+    logs,
+    persistDir,
+    keyCacheTtlSeconds,
+    async admin(method, p, body) {
+      const res = await fetch(`${stack.adminUrl}/api/v1${p}`, {
+        method,
+        headers: { authorization: `Bearer ${stack.masterKey}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, json: text ? JSON.parse(text) : null };
+    },
+    async query(sql, params) {
+      const res = await pool.query(sql, params as unknown[]);
+      return res.rows;
+    },
+    async close() {
+      // Kept for reading after a failed run (test-output/ is git-ignored).
+      fs.mkdirSync(path.join(process.cwd(), 'test-output'), { recursive: true });
+      fs.writeFileSync(path.join(process.cwd(), 'test-output', 'e2e-stack.log'), logs.join('\n'));
+      await pool.end().catch(() => undefined);
+      await stack.stop();
+      await openai.close();
+      await anthropic.close();
+      fs.rmSync(tmp, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, intervalMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** Every file under a folder, as raw bytes (KV values, queue state, sqlite pages, blobs). */
+export function filesUnder(dir: string): Array<{ file: string; bytes: Buffer }> {
+  const out: Array<{ file: string; bytes: Buffer }> = [];
+  if (!fs.existsSync(dir)) return out;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    out.push({ file, bytes: fs.readFileSync(file) });
+  }
+  return out;
+}
