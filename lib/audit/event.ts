@@ -2,31 +2,32 @@
  * The metadata event the gateway sends to the audit Queue for every data-plane request. Strict:
  * a field that is not listed here is rejected by the consumer, so content cannot ride along.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
-export const auditEventSchema = z
-  .object({
-    id: z.string().uuid(),
-    request_id: z.string(),
-    started_at: z.string().datetime(),
-    finished_at: z.string().datetime(),
-    org_id: z.string().nullable(),
-    key_id: z.string().nullable(),
-    provider: z.string().nullable(),
-    model: z.string().nullable(),
-    endpoint: z.string(),
-    stream: z.boolean(),
-    status: z.number().int(),
-    /** null on success; a wire error type, `upstream_error`, or `client_aborted`. */
-    error_type: z.string().nullable(),
-    input_tokens: z.number().int().nonnegative().nullable(),
-    output_tokens: z.number().int().nonnegative().nullable(),
-    cache_read_tokens: z.number().int().nonnegative().nullable(),
-    cache_write_tokens: z.number().int().nonnegative().nullable(),
-    latency_ms: z.number().nonnegative(),
-    ttfb_ms: z.number().nonnegative().nullable(),
-  })
-  .strict();
+const count = () => z.nullable(z.int().check(z.nonnegative()));
+const nullableText = () => z.nullable(z.string());
+
+export const auditEventSchema = z.strictObject({
+  id: z.uuid(),
+  request_id: z.string(),
+  started_at: z.iso.datetime(),
+  finished_at: z.iso.datetime(),
+  org_id: nullableText(),
+  key_id: nullableText(),
+  provider: nullableText(),
+  model: nullableText(),
+  endpoint: z.string(),
+  stream: z.boolean(),
+  status: z.int(),
+  /** null on success; a wire error type, `upstream_error`, or `client_aborted`. */
+  error_type: nullableText(),
+  input_tokens: count(),
+  output_tokens: count(),
+  cache_read_tokens: count(),
+  cache_write_tokens: count(),
+  latency_ms: z.number().check(z.nonnegative()),
+  ttfb_ms: z.nullable(z.number().check(z.nonnegative())),
+});
 
 export type AuditEvent = z.infer<typeof auditEventSchema>;
 

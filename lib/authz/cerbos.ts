@@ -6,7 +6,7 @@
  * Why the cache is keyed by principal *version*: a key or admin whose attributes change gets a new
  * version, so a stale allow can never outlive a change, while the TTL bounds policy edits.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 export interface Principal {
   id: string;

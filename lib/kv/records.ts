@@ -5,7 +5,8 @@
  *   vk:<virtual key id>             VirtualKeyRecord
  *   pk:<org id>:<provider>          ProviderKeyList (newest first; the gateway uses the first)
  */
-import { z } from 'zod';
+// zod/mini: the gateway bundle must stay small (full zod adds ~100 KB gzip).
+import * as z from 'zod/mini';
 
 export const PROVIDERS = ['openai', 'anthropic', 'mock'] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
@@ -21,10 +22,10 @@ export const virtualKeyRecordSchema = z.object({
   models: z.array(z.string()),
   /** CIDR allowlist; empty means any address. */
   cidrs: z.array(z.string()),
-  expires_at: z.string().nullable(),
-  revoked_at: z.string().nullable(),
+  expires_at: z.nullable(z.string()),
+  revoked_at: z.nullable(z.string()),
   /** Bumped on every change; part of the Cerbos decision-cache key. */
-  version: z.number().int(),
+  version: z.int(),
 });
 export type VirtualKeyRecord = z.infer<typeof virtualKeyRecordSchema>;
 
@@ -32,8 +33,8 @@ export const providerKeyEntrySchema = z.object({
   id: z.string(),
   org_id: z.string(),
   provider: providerNameSchema,
-  base_url: z.string().nullable(),
-  kek_version: z.number().int(),
+  base_url: z.nullable(z.string()),
+  kek_version: z.int(),
   iv: z.string(),
   ciphertext: z.string(),
 });

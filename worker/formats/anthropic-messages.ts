@@ -7,18 +7,18 @@
  * `input_tokens` is the total input (uncached + cache read + cache write), like OpenAI's
  * `prompt_tokens`, so costs and sums mean the same across providers.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { emptyUsage, type Usage } from '../../lib/audit/event';
 import { asCount, parseJsonObject, SseFramer } from './sse';
 import type { StreamTap } from './types';
 
 export const messagesRequestSchema = z.looseObject({
-  model: z.string().min(1, 'must name a model, e.g. "anthropic/claude-sonnet-4-5"'),
+  model: z.string({ error: 'is required' }).check(z.minLength(1, 'must name a model, e.g. "anthropic/claude-sonnet-4-5"')),
   messages: z
-    .array(z.looseObject({ role: z.string() }), { error: 'must be an array of messages' })
-    .min(1, 'must contain at least one message'),
-  max_tokens: z.number({ error: 'is required and must be a positive integer' }).int().positive(),
-  stream: z.boolean().nullish(),
+    .array(z.looseObject({ role: z.string({ error: 'is required' }) }), { error: 'must be an array of messages' })
+    .check(z.minLength(1, 'must contain at least one message')),
+  max_tokens: z.int({ error: 'is required and must be a positive integer' }).check(z.positive('must be a positive integer')),
+  stream: z.nullish(z.boolean({ error: 'must be a boolean' })),
 });
 export type MessagesRequest = z.infer<typeof messagesRequestSchema>;
 

@@ -7,18 +7,18 @@
  * always needs usage, so it sets the option itself; when the client did not ask for it, the tap
  * removes what the option added, so the client sees exactly the stream it asked for.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { emptyUsage, type Usage } from '../../lib/audit/event';
 import { asCount, parseJsonObject, SseFramer } from './sse';
 import type { StreamTap } from './types';
 
 export const chatCompletionRequestSchema = z.looseObject({
-  model: z.string().min(1, 'must name a model, e.g. "openai/gpt-4o-mini"'),
+  model: z.string({ error: 'is required' }).check(z.minLength(1, 'must name a model, e.g. "openai/gpt-4o-mini"')),
   messages: z
-    .array(z.looseObject({ role: z.string() }), { error: 'must be an array of messages' })
-    .min(1, 'must contain at least one message'),
-  stream: z.boolean().nullish(),
-  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
+    .array(z.looseObject({ role: z.string({ error: 'is required' }) }), { error: 'must be an array of messages' })
+    .check(z.minLength(1, 'must contain at least one message')),
+  stream: z.nullish(z.boolean({ error: 'must be a boolean' })),
+  stream_options: z.nullish(z.looseObject({ include_usage: z.optional(z.boolean({ error: 'must be a boolean' })) })),
 });
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
 

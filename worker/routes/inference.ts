@@ -3,7 +3,7 @@
  * key, call upstream (streamed), tap usage, and record one metadata event.
  */
 import type { Context } from 'hono';
-import type { ZodType } from 'zod';
+import type { ZodMiniType } from 'zod/mini';
 import { PolicyUnavailableError } from '../../lib/authz/cerbos';
 import { GatewayError, invalidField } from '../../lib/errors';
 import { modelAllowed, parseModelName } from '../../lib/models';
@@ -27,7 +27,7 @@ const ENDPOINT_PATH: Record<Endpoint, string> = {
   messages: '/v1/messages',
 };
 
-function validate(schema: ZodType, body: Record<string, unknown>): void {
+function validate(schema: ZodMiniType, body: Record<string, unknown>): void {
   const result = schema.safeParse(body);
   if (!result.success) {
     const issue = result.error.issues[0]!;
