@@ -3,6 +3,7 @@
  * first start; `MASTER_KEY` in the environment wins over the file.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { generateKek } from '../lib/crypto/aes-gcm';
 import { randomString } from '../lib/crypto/encoding';
 
@@ -23,6 +24,7 @@ export function writeDotenv(file: string, values: Record<string, string>, header
   const body = Object.entries(values)
     .map(([k, v]) => `${k}="${v}"`)
     .join('\n');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, `# ${header}\n${body}\n`, { mode: 0o600 });
 }
 

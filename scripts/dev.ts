@@ -1,4 +1,5 @@
 /** `npm start`: the whole Routero system on this machine, no cloud account, no internet. */
+import path from 'node:path';
 import { ensureDemoKey, startStack } from './stack';
 
 const port = (name: string, fallback: number) => {
@@ -9,7 +10,14 @@ const port = (name: string, fallback: number) => {
 async function main() {
   const verbose = process.env.ROUTERO_VERBOSE === '1';
   console.log('Starting Routero (embedded Postgres, Cerbos, wrangler dev)…');
+  // ROUTERO_STATE_DIR moves every piece of local state (Postgres data, wrangler state, .dev.vars)
+  // into one folder — used by the test that runs `npm start` beside a developer's own stack.
+  const stateDir = process.env.ROUTERO_STATE_DIR ? path.resolve(process.env.ROUTERO_STATE_DIR) : undefined;
+  const devVarsFile = stateDir ? path.join(stateDir, '.dev.vars') : undefined;
   const stack = await startStack({
+    ...(stateDir
+      ? { pgliteDir: path.join(stateDir, 'pglite'), persistDir: path.join(stateDir, 'wrangler', 'state'), devVarsFile }
+      : {}),
     gatewayPort: port('GATEWAY_PORT', 8787),
     adminPort: port('ADMIN_PORT', 8788),
     postgresPort: port('PGLITE_PORT', 54329),
@@ -18,7 +26,7 @@ async function main() {
       if (verbose || /error|warn/i.test(line) || source === 'wrangler') console.log(`[${source}] ${line}`);
     },
   });
-  const demoKey = await ensureDemoKey(stack);
+  const demoKey = await ensureDemoKey(stack, devVarsFile);
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;

@@ -102,24 +102,34 @@ function pipeLines(child: ChildProcess, source: string, onLog?: StackOptions['on
   }
 }
 
-/** Stops a child and its process group; SIGKILL if it has not gone within `graceMs`. */
-async function killTree(child: ChildProcess, graceMs = 3000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+function groupAlive(pgid: number): boolean {
   try {
-    process.kill(-child.pid, 'SIGTERM');
+    process.kill(-pgid, 0);
+    return true;
   } catch {
-    child.kill('SIGTERM');
+    return false;
   }
-  const timer = setTimeout(() => {
+}
+
+/**
+ * Stops a child and everything in its process group (wrangler's workerd and esbuild too):
+ * SIGTERM, then SIGKILL for whatever is still there after `graceMs`.
+ */
+async function killTree(child: ChildProcess, graceMs = 3000): Promise<void> {
+  const pgid = child.pid;
+  if (!pgid) return;
+  const signal = (sig: NodeJS.Signals) => {
     try {
-      process.kill(-child.pid!, 'SIGKILL');
+      process.kill(-pgid, sig);
     } catch {
-      /* already gone */
+      child.kill(sig);
     }
-  }, graceMs);
-  await exited;
-  clearTimeout(timer);
+  };
+  signal('SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (groupAlive(pgid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (groupAlive(pgid)) signal('SIGKILL');
+  while (groupAlive(pgid) && Date.now() < deadline + 2000) await new Promise((r) => setTimeout(r, 50));
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
@@ -338,7 +348,7 @@ function writeDevConfig(dir: string, name: string, source: string, devVars: Reco
 }
 
 /** Makes sure a demo org and a demo virtual key bound to the mock provider exist; returns the key. */
-export async function ensureDemoKey(stack: Stack, devVarsFile = path.join(ROOT, '.dev.vars')): Promise<string> {
+export async function ensureDemoKey(stack: Stack, devVarsFile: string = path.join(ROOT, '.dev.vars')): Promise<string> {
   const api = async (method: string, p: string, body?: unknown) => {
     const res = await fetch(`${stack.adminUrl}/api/v1${p}`, {
       method,

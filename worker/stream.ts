@@ -13,8 +13,15 @@ export function tapStream(
   tap: StreamTap,
   audit: AuditRecorder,
   status: number,
+  clientSignal?: AbortSignal,
 ): ReadableStream<Uint8Array> {
   const reader = upstream.getReader();
+  // workerd signals a client disconnect on request.signal (compat flag enable_request_signal)
+  // even when nothing is pulling the response body at that moment.
+  clientSignal?.addEventListener('abort', () => {
+    audit.finish(499, 'client_aborted', tap.usage());
+    reader.cancel('client disconnected').catch(() => undefined);
+  });
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {

@@ -105,6 +105,27 @@ describe('OpenAI SDK through the gateway', () => {
     expect(arrivals.at(-1)! - arrivals[0]!).toBeGreaterThanOrEqual(20);
   });
 
+  it('records a client that hangs up mid-stream as one aborted event', async () => {
+    const k = await createKey({ models: ['openai/*'] });
+    const controller = new AbortController();
+    const res = await fetch(`${e2e.stack.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${k.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'openai/slow-stream', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+      signal: controller.signal,
+    });
+    const reader = res.body!.getReader();
+    await reader.read();
+    controller.abort();
+    const rows = await eventually('aborted event', async () => {
+      const r = await rowsFor(k.id);
+      return r.length > 0 ? r : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 3000)); // the upstream would have finished by now
+    expect(await rowsFor(k.id)).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ status: 499, error_type: 'client_aborted', model: 'openai/slow-stream', stream: true });
+  });
+
   it('lists the models the key may use', async () => {
     const list = await openaiClient().models.list();
     const ids = list.data.map((m) => m.id);
@@ -304,11 +325,51 @@ describe('admin API hygiene', () => {
     expect(unauth.status).toBe(401);
   });
 
+  it('re-encrypts provider keys under the newest KEK (nothing to do with one KEK) and keeps serving', async () => {
+    const res = await e2e.admin('POST', '/admin/reencrypt-provider-keys');
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ active_kek_version: 1, reencrypted: 0 });
+    expect(res.json.total).toBeGreaterThanOrEqual(2);
+    await openaiClient().chat.completions.create({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] });
+  });
+
   it('rebuilds KV from Postgres', async () => {
     const res = await e2e.admin('POST', '/admin/rebuild-kv');
     expect(res.status).toBe(200);
     expect(res.json.virtual_keys).toBeGreaterThanOrEqual(1);
     await openaiClient().chat.completions.create({ model: 'mock/echo', messages: [{ role: 'user', content: 'x' }] });
+  });
+});
+
+describe('figures for the record (no timing assertions)', () => {
+  it('measures the warm round trip through the gateway against the fake provider directly', async () => {
+    const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+    const time = async (url: string, auth: string, payload: string) => {
+      const t0 = performance.now();
+      const res = await fetch(url, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: payload });
+      await res.text();
+      expect(res.status).toBe(200);
+      return performance.now() - t0;
+    };
+    const direct: number[] = [];
+    const gateway: number[] = [];
+    const viaGateway = body.replace('"gpt-4o-mini"', '"openai/gpt-4o-mini"');
+    for (let i = 0; i < 20; i++) await time(`${e2e.stack.gatewayUrl}/v1/chat/completions`, `Bearer ${key}`, viaGateway); // warm up
+    for (let i = 0; i < 200; i++) {
+      direct.push(await time(`${e2e.openai.url}/v1/chat/completions`, 'Bearer sk-direct', body));
+      gateway.push(await time(`${e2e.stack.gatewayUrl}/v1/chat/completions`, `Bearer ${key}`, viaGateway));
+    }
+    const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+    const figures = {
+      requests: direct.length,
+      direct_ms: { p50: pct(direct, 50), p95: pct(direct, 95) },
+      gateway_ms: { p50: pct(gateway, 50), p95: pct(gateway, 95) },
+      note: 'gateway path includes wrangler dev’s local proxy and the dev router Worker',
+    };
+    console.log(JSON.stringify(figures));
+    const fs = await import('node:fs');
+    fs.mkdirSync('test-output', { recursive: true });
+    fs.writeFileSync('test-output/e2e-figures.json', JSON.stringify(figures, null, 2));
   });
 });
 

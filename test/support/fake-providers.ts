@@ -2,7 +2,8 @@
  * Local stand-ins for the upstream providers, speaking their exact wire formats (bodies, SSE
  * streams, errors). They record what they receive so tests can assert, for example, that the
  * gateway sent the decrypted provider key. Behaviour is chosen by the model name:
- *   fail-429 / fail-500 / fail-401 → that error;  redirect → a 302;  anything else → an answer.
+ *   fail-429 / fail-500 / fail-401 → that error;  redirect → a 302;  slow-… → chunks 300 ms apart;
+ *   anything else → an answer.
  * Streams send their chunks `gapMs` apart so tests can see that bytes are not buffered.
  */
 import http from 'node:http';
@@ -136,7 +137,7 @@ export async function startFakeOpenAI(opts: { gapMs?: number } = {}): Promise<Fa
       ...(includeUsage ? [chunk([], { usage })] : []),
       'data: [DONE]\n\n',
     ];
-    await streamEvents(res, events, gapMs);
+    await streamEvents(res, events, model.startsWith('slow') ? 300 : gapMs);
   }, received);
 }
 
@@ -191,6 +192,6 @@ export async function startFakeAnthropic(opts: { gapMs?: number } = {}): Promise
       ev('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: u.output_tokens } }),
       ev('message_stop', { type: 'message_stop' }),
     ];
-    await streamEvents(res, events, gapMs);
+    await streamEvents(res, events, model.startsWith('slow') ? 300 : gapMs);
   }, received);
 }

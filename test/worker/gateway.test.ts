@@ -208,6 +208,25 @@ describe('upstream providers (local fakes)', () => {
 });
 
 describe('metadata events', () => {
+  it('records a client that hangs up mid-stream as client_aborted, once, with the usage seen so far', async () => {
+    const h = harness();
+    const { key } = await seedKey();
+    await seedProviderKey('anthropic', 'sk-ant-test-7777', inject('fakeAnthropicUrl'));
+    const { res, settle } = await h.open('/v1/messages', {
+      json: { model: 'anthropic/slow-stream', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'x' }] },
+      key,
+    });
+    const reader = res.body!.getReader();
+    let seen = '';
+    // Read until the second event has begun, so the first (message_start, with usage) is complete.
+    while (!seen.includes('content_block_start')) seen += new TextDecoder().decode((await reader.read()).value);
+    expect(seen).not.toContain('message_stop');
+    await reader.cancel();
+    await settle();
+    expect(h.events).toHaveLength(1);
+    expect(h.events[0]).toMatchObject({ status: 499, error_type: 'client_aborted', stream: true, input_tokens: 41 });
+  });
+
   it('sends exactly one event per request, with no content, for successes and failures alike', async () => {
     const h = harness();
     const { key } = await seedKey({ models: ['mock/echo'] });

@@ -15,6 +15,8 @@ export interface Harness {
   events: AuditEvent[];
   logs: string[];
   call(path: string, init?: RequestInit & { json?: unknown; key?: string; ip?: string }): Promise<{ res: Response; text: string; json: unknown }>;
+  /** The response unread, with a function that waits for the request's background work. */
+  open(path: string, init: { json: unknown; key: string }): Promise<{ res: Response; settle(): Promise<void> }>;
 }
 
 export function harness(overrides: Partial<Record<keyof Env, unknown>> = {}): Harness {
@@ -34,6 +36,19 @@ export function harness(overrides: Partial<Record<keyof Env, unknown>> = {}): Ha
     env: testEnv,
     events,
     logs,
+    async open(path, init) {
+      const ctx = createExecutionContext();
+      const res = await app.fetch(
+        new Request(`https://gateway.test${path}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${init.key}`, 'content-type': 'application/json' },
+          body: JSON.stringify(init.json),
+        }),
+        testEnv,
+        ctx,
+      );
+      return { res, settle: () => waitOnExecutionContext(ctx) };
+    },
     async call(path, init = {}) {
       const headers = new Headers(init.headers);
       if (init.key) headers.set('authorization', `Bearer ${init.key}`);

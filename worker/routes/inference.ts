@@ -152,7 +152,7 @@ export function inferenceHandler(endpoint: Endpoint, providerKeys: ProviderKeySt
     const isSse = (res.headers.get('content-type') ?? '').includes('text/event-stream');
     if (stream && isSse && res.body) {
       const tap: StreamTap = endpoint === 'messages' ? createMessagesStreamTap() : createChatStreamTap(stripInjectedUsage);
-      const body = tapStream(res.body, tap, audit, res.status);
+      const body = tapStream(res.body, tap, audit, res.status, c.req.raw.signal);
       return new Response(body, { status: res.status, headers });
     }
 
