@@ -168,7 +168,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const cerbosHttpPort = opts.cerbosHttpPort ?? (await freePort());
   const cleanups: Array<() => Promise<void>> = [];
   const stopAll = async () => {
-    for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => undefined);
+    for (const fn of cleanups.splice(0).reverse()) {
+      const t0 = Date.now();
+      await fn().catch(() => undefined);
+      log('stack', `stopped a component in ${Date.now() - t0} ms`);
+    }
   };
 
   try {
@@ -296,7 +300,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       { cwd: ROOT, env: { ...process.env, ...OFFLINE_ENV, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
     );
     pipeLines(wrangler, 'wrangler', log);
-    cleanups.push(() => killTree(wrangler, 5000));
+    cleanups.push(() => killTree(wrangler, 2500));
 
     // The admin port reaches the same wrangler listener; the dev-edge Worker routes by port.
     const forwarder = net.createServer((client) => {

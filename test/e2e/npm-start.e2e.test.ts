@@ -117,7 +117,7 @@ describe('npm start', () => {
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill('SIGINT');
     expect(await exited).toBe(0);
-    expect(Date.now() - stopped).toBeLessThan(10_000);
+    expect(Date.now() - stopped).toBeLessThan(8000);
     expect(await portOpen(gatewayPort)).toBe(false);
     expect(await portOpen(adminPort)).toBe(false);
     const alive = () =>
@@ -129,8 +129,16 @@ describe('npm start', () => {
           return false;
         }
       });
-    // "Within a few seconds": everything it started is gone 5 s after Ctrl-C at the latest.
-    while (alive().length > 0 && Date.now() - stopped < 5000) await new Promise((r) => setTimeout(r, 100));
-    expect(alive()).toEqual([]);
+    // "Within a few seconds": everything it started is gone 8 s after Ctrl-C at the latest
+    // (typically under 2 s; CI machines run other work meanwhile).
+    while (alive().length > 0 && Date.now() - stopped < 8000) await new Promise((r) => setTimeout(r, 100));
+    const left = alive().map((pid) => {
+      try {
+        return `${pid} ${fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').slice(0, 200)}`;
+      } catch {
+        return String(pid);
+      }
+    });
+    expect(left).toEqual([]);
   });
 });

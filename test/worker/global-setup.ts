@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { startCerbos } from '../support/cerbos';
+import { startCerbos } from '../../scripts/cerbos-server';
 import { startFakeAnthropic, startFakeOpenAI } from '../support/fake-providers';
 
 export default async function setup(project: TestProject) {

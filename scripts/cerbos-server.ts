@@ -1,7 +1,7 @@
 /** Starts the real Cerbos server (npm package binary) on loopback for tests, telemetry off. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { CERBOS_BIN, freePort, OFFLINE_ENV, ROOT } from '../../scripts/stack';
+import { CERBOS_BIN, freePort, OFFLINE_ENV, ROOT } from './stack';
 
 export async function startCerbos(httpPort: number): Promise<{ url: string; stop(): Promise<void> }> {
   const child: ChildProcess = spawn(

@@ -1,0 +1,275 @@
+/**
+ * `npm run bench [-- --quick]`: what the gateway costs, measured against calling the provider
+ * directly, a bare pass-through Worker on the same workerd, and Portkey — in one run, interleaved
+ * round by round so machine drift hits every path equally. Writes a table to stdout, every raw
+ * figure to bench-output/latest.json, and BENCHMARKS.md with a latency chart.
+ * Timing targets are reported, never asserted.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { freePort, ROOT, startStack } from '../stack';
+import { renderReport, type BenchResult } from './report';
+import { PATHS, startTargets, type PathName, type Target, type Targets } from './targets';
+
+const run = promisify(execFile);
+const quick = process.argv.includes('--quick');
+const TSX = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+const OUT = path.join(ROOT, 'bench-output');
+
+const config = quick
+  ? { rounds: 1, latencyN: 300, warmup: 50, tpSeconds: 1, rate: 200, rateSeconds: 1, streams: 3, chunks: 10, gapMs: 10, sustainSeconds: 3, auditEvents: 200 }
+  : { rounds: 3, latencyN: 2000, warmup: 200, tpSeconds: 4, rate: 500, rateSeconds: 4, streams: 10, chunks: 20, gapMs: 10, sustainSeconds: 20, auditEvents: 2000 };
+
+/** A ~1 KB chat request, as the targets compare. */
+function body(model: string, stream = false): string {
+  const content = 'The quick brown fox jumps over the lazy dog. '.repeat(21);
+  return JSON.stringify({ model, messages: [{ role: 'user', content }], ...(stream ? { stream: true } : {}) });
+}
+
+async function client(job: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const { stdout } = await run(process.execPath, [TSX, 'scripts/bench/client.ts', JSON.stringify(job)], { cwd: ROOT, maxBuffer: 16 << 20 });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+}
+
+async function autocannon(t: Target, connections: number, seconds: number): Promise<{ rps: number; errors: number; non2xx: number }> {
+  const args = [path.join(ROOT, 'node_modules', 'autocannon', 'autocannon.js'), '-j', '-c', String(connections), '-d', String(seconds), '-m', 'POST', '-b', body(t.model)];
+  for (const [k, v] of Object.entries(t.headers)) args.push('-H', `${k}=${v}`);
+  args.push(t.url);
+  const { stdout } = await run(process.execPath, args, { cwd: ROOT, maxBuffer: 16 << 20 });
+  const r = JSON.parse(stdout) as { requests: { average: number }; errors: number; timeouts: number; non2xx: number };
+  return { rps: r.requests.average, errors: r.errors + r.timeouts, non2xx: r.non2xx };
+}
+
+function median(xs: number[]): number {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+function summarise(values: number[]) {
+  const finite = values.filter(Number.isFinite);
+  return { median: median(finite), min: Math.min(...finite), max: Math.max(...finite), rounds: values };
+}
+
+function rssKb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+async function measurePaths(t: Targets) {
+  type RoundFigures = Record<string, Record<PathName, number>>;
+  const rounds: RoundFigures[] = [];
+  const raw: Record<string, unknown>[] = [];
+  for (let round = 0; round < config.rounds; round++) {
+    const fig: RoundFigures = {};
+    const set = (k: string, p: PathName, v: number) => ((fig[k] ??= {} as Record<PathName, number>)[p] = v);
+    // Rotate the order each round so no path always runs first.
+    const order = PATHS.map((_, i) => PATHS[(i + round) % PATHS.length]!);
+    for (const p of order) {
+      const target = t.targets[p];
+      const lat = await client({ mode: 'latency', url: target.url, headers: target.headers, body: body(target.model), n: config.latencyN, warmup: config.warmup });
+      const rate = await client({ mode: 'rate', url: target.url, headers: target.headers, body: body(target.model), rate: config.rate, seconds: config.rateSeconds });
+      const stream = await client({ mode: 'stream', url: target.url, headers: target.headers, body: body(target.model, true), n: config.streams });
+      raw.push({ round, path: p, latency: lat, rate, stream });
+      set('lat_p50', p, lat.p50 as number);
+      set('lat_p90', p, lat.p90 as number);
+      set('lat_p99', p, lat.p99 as number);
+      set('lat_errors', p, lat.errors as number);
+      set('rate_p50', p, rate.p50 as number);
+      set('rate_p99', p, rate.p99 as number);
+      set('rate_errors', p, rate.errors as number);
+      const s = stream as { ttfb?: { p50: number }; total?: { p50: number }; gap?: { p50: number; p90: number }; coalesced_reads?: number; errors?: number; failed?: string };
+      set('stream_ttfb_p50', p, s.ttfb?.p50 ?? NaN);
+      set('stream_total_p50', p, s.total?.p50 ?? NaN);
+      set('stream_gap_p50', p, s.gap?.p50 ?? NaN);
+      set('stream_gap_p90', p, s.gap?.p90 ?? NaN);
+      set('stream_coalesced', p, s.coalesced_reads ?? NaN);
+      set('stream_errors', p, s.errors ?? (s.failed ? config.streams : NaN));
+      for (const c of [1, 8, 32]) {
+        const tp = await autocannon(target, c, config.tpSeconds);
+        raw.push({ round, path: p, throughput: { connections: c, ...tp } });
+        set(`rps_c${c}`, p, tp.rps);
+        set(`rps_c${c}_errors`, p, tp.errors + tp.non2xx);
+      }
+      process.stdout.write(`  round ${round + 1}/${config.rounds}: ${p} done\n`);
+    }
+    rounds.push(fig);
+  }
+  const metrics: Record<string, Record<PathName, ReturnType<typeof summarise>>> = {};
+  for (const key of Object.keys(rounds[0]!)) {
+    metrics[key] = {} as Record<PathName, ReturnType<typeof summarise>>;
+    for (const p of PATHS) metrics[key]![p] = summarise(rounds.map((r) => r[key]![p]));
+  }
+  return { metrics, raw };
+}
+
+async function coldPath(t: Targets) {
+  const key = await t.newRouteroKey();
+  const target = { ...t.targets.routero, headers: { ...t.targets.routero.headers, authorization: `Bearer ${key}` } };
+  const timings: Array<{ ms: number; auth: string }> = [];
+  for (let i = 0; i < 21; i++) {
+    const t0 = performance.now();
+    const res = await fetch(target.url, { method: 'POST', headers: target.headers, body: body(target.model) });
+    await res.text();
+    timings.push({ ms: performance.now() - t0, auth: /desc="(\w+)"/.exec(res.headers.get('server-timing') ?? '')?.[1] ?? '?' });
+  }
+  const warm = timings.slice(1);
+  return {
+    first_request_ms: timings[0]!.ms,
+    first_request_auth: timings[0]!.auth,
+    warm_p50_ms: median(warm.map((w) => w.ms)),
+    warm_bcrypt_calls: warm.filter((w) => w.auth === 'bcrypt').length,
+    warm_requests: warm.length,
+  };
+}
+
+async function memory(t: Targets) {
+  const pids = await t.workerdPids();
+  const total = () => pids.reduce((a, p) => a + rssKb(p), 0);
+  const samples: number[] = [total()];
+  const load = autocannon(t.targets.routero, 32, config.sustainSeconds);
+  const timer = setInterval(() => samples.push(total()), 250);
+  const result = await load;
+  clearInterval(timer);
+  samples.push(total());
+  const start = samples[0]!;
+  const end = samples.at(-1)!;
+  const peak = Math.max(...samples);
+  return { workerd_pids: pids, seconds: config.sustainSeconds, rps: result.rps, start_mb: start / 1024, peak_mb: peak / 1024, end_mb: end / 1024, growth_pct: ((end - start) / start) * 100 };
+}
+
+function bundles() {
+  execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'deploy', '--dry-run', '--outdir', path.join(OUT, 'gateway')], { cwd: ROOT, stdio: 'ignore', env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true' } });
+  execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'deploy', '--dry-run', '-c', 'admin/wrangler.toml', '--outdir', path.join(OUT, 'admin')], { cwd: ROOT, stdio: 'ignore', env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true' } });
+  const size = (f: string) => {
+    const b = fs.readFileSync(f);
+    return { raw_kb: b.length / 1024, gzip_kb: gzipSync(b).length / 1024 };
+  };
+  return { gateway: size(path.join(OUT, 'gateway', 'index.js')), admin: size(path.join(OUT, 'admin', 'index.js')) };
+}
+
+/** Events/s the Queue consumer stores in Postgres, and lag from request to row, on the npm start stack. */
+async function auditPipeline(databaseUrl?: string) {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'routero-bench-'));
+  const stack = await startStack({
+    gatewayPort: await freePort(),
+    adminPort: await freePort(),
+    databaseUrl,
+    pgliteDir: path.join(tmp, 'pglite'),
+    persistDir: path.join(tmp, 'state'),
+    devVarsFile: path.join(tmp, '.dev.vars'),
+  });
+  const pg = (await import('pg')).default;
+  const db = new pg.Client({ connectionString: stack.databaseUrl });
+  try {
+    const api = async (p: string, b: unknown) =>
+      (await (await fetch(`${stack.adminUrl}/api/v1${p}`, { method: 'POST', headers: { authorization: `Bearer ${stack.masterKey}`, 'content-type': 'application/json' }, body: JSON.stringify(b) })).json()) as Record<string, string>;
+    const org = await api('/orgs', { name: 'bench' });
+    const key = (await api('/keys', { org_id: org.id, name: 'bench', models: ['mock/*'] })).key!;
+    await db.connect();
+    const target: Target = { url: `${stack.gatewayUrl}/v1/chat/completions`, headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, model: 'mock/echo' };
+    const args = [path.join(ROOT, 'node_modules', 'autocannon', 'autocannon.js'), '-j', '-c', '16', '-a', String(config.auditEvents), '-m', 'POST', '-b', body('mock/echo')];
+    for (const [k, v] of Object.entries(target.headers)) args.push('-H', `${k}=${v}`);
+    args.push(target.url);
+    const sent = Date.now();
+    await run(process.execPath, args, { cwd: ROOT, maxBuffer: 16 << 20 });
+    const deadline = Date.now() + 120_000;
+    let stored = 0;
+    while (Date.now() < deadline) {
+      stored = Number((await db.query('select count(*)::int as n from audit_events where org_id = $1', [org.id])).rows[0].n);
+      if (stored >= config.auditEvents) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const r = (
+      await db.query(
+        `select count(*)::int as n,
+                extract(epoch from max(stored_at) - min(stored_at)) as span_s,
+                percentile_cont(0.5) within group (order by extract(epoch from stored_at - finished_at)) as lag_p50,
+                percentile_cont(0.99) within group (order by extract(epoch from stored_at - finished_at)) as lag_p99
+           from audit_events where org_id = $1`,
+        [org.id],
+      )
+    ).rows[0];
+    const span = Math.max(Number(r.span_s), 0.001);
+    return {
+      database: databaseUrl ? 'postgresql-server' : 'pglite-embedded',
+      events: Number(r.n),
+      expected: config.auditEvents,
+      requests_duration_s: (Date.now() - sent) / 1000,
+      events_per_s: Number(r.n) / span,
+      lag_p50_s: Number(r.lag_p50),
+      lag_p99_s: Number(r.lag_p99),
+      note: 'requests through wrangler dev; events/s is bounded by how fast they arrive',
+    };
+  } finally {
+    await db.end().catch(() => undefined);
+    await stack.stop();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+async function main() {
+  fs.mkdirSync(OUT, { recursive: true });
+  const started = new Date();
+  console.log(`Routero benchmark (${quick ? 'quick' : 'full'} mode) on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`);
+  const sizes = bundles();
+  const t = await startTargets({ gatewayBundle: path.join(OUT, 'gateway', 'index.js'), chunks: config.chunks, gapMs: config.gapMs });
+  let result: BenchResult;
+  try {
+    const paths = await measurePaths(t);
+    const cold = await coldPath(t);
+    const mem = await memory(t);
+    const audit = [await auditPipeline()];
+    if (!quick && process.env.BENCH_DATABASE_URL !== '') {
+      const url = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+      try {
+        audit.push(await auditPipeline(url));
+      } catch (e) {
+        audit.push({ database: 'postgresql-server', error: e instanceof Error ? e.message : String(e) } as never);
+      }
+    }
+    result = {
+      mode: quick ? 'quick' : 'full',
+      started_at: started.toISOString(),
+      machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? 'unknown', memory_gb: os.totalmem() / 2 ** 30, node: process.version, platform: `${os.platform()} ${os.release()}` },
+      config,
+      command: quick ? 'npm run bench -- --quick' : 'npm run bench',
+      metrics: paths.metrics,
+      raw: paths.raw,
+      cold_path: cold,
+      memory: mem,
+      bundles: sizes,
+      audit_pipeline: audit,
+    };
+  } finally {
+    await t.stop();
+  }
+  fs.writeFileSync(path.join(OUT, 'latest.json'), JSON.stringify(result, null, 2));
+  const { table, markdown, svg } = renderReport(result);
+  console.log(`\n${table}`);
+  if (!quick) {
+    fs.mkdirSync(path.join(ROOT, 'docs', 'bench'), { recursive: true });
+    fs.writeFileSync(path.join(ROOT, 'docs', 'bench', 'latency.svg'), svg);
+    fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), markdown);
+    console.log('\nWrote BENCHMARKS.md, docs/bench/latency.svg and bench-output/latest.json');
+  } else {
+    fs.writeFileSync(path.join(OUT, 'latency.svg'), svg);
+    console.log('\nQuick mode: wrote bench-output/latest.json (BENCHMARKS.md keeps the last full run)');
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error('benchmark failed:', e instanceof Error ? e.stack : e);
+    process.exit(1);
+  },
+);
