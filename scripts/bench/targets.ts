@@ -65,7 +65,7 @@ async function startChild(cmd: string, args: string[], ready: RegExp, env: NodeJ
   });
 }
 
-export async function startTargets(opts: { gatewayBundle: string; chunks: number; gapMs: number }): Promise<Targets> {
+export async function startTargets(opts: { gatewayBundle: string; chunks: number; gapMs: number; inspectorPort?: number }): Promise<Targets> {
   const tsx = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
   const upstream = await startChild(process.execPath, [tsx, 'scripts/bench/upstream.ts', '0', String(opts.chunks), String(opts.gapMs)], /ready (\d+)/);
   const upstreamUrl = `http://127.0.0.1:${upstream.match[1]}`;
@@ -77,6 +77,7 @@ export async function startTargets(opts: { gatewayBundle: string; chunks: number
   const miniflare = new Miniflare({
     host: '127.0.0.1',
     port: await freePort(),
+    ...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {}),
     workers: [
       {
         name: 'passthrough',
