@@ -12,6 +12,8 @@ export interface AdminEnv {
   ROUTERO_KEKS?: string;
   /** Postgres connection string (Neon in production). Only the admin Worker has it. */
   DATABASE_URL?: string;
+  /** Signs admin UI session tokens and CSRF tokens; at least 32 characters. */
+  SESSION_SIGNING_KEY?: string;
   // ── vars ──
   /** Local development only: host:port of the WebSocket-to-TCP proxy in front of Postgres. */
   NEON_WS_PROXY?: string;

@@ -5,12 +5,11 @@
 import { Hono } from 'hono';
 import { asGatewayError, GatewayError, toWireError } from '../lib/errors';
 import { uuidv7 } from '../lib/crypto/encoding';
-import { keyRoutes } from './api/keys';
-import { maintenanceRoutes } from './api/maintenance';
-import { orgRoutes } from './api/orgs';
-import { providerKeyRoutes } from './api/provider-keys';
-import { usageRoutes } from './api/usage';
+import { managementRoutes } from './api/management';
+import { reportRoutes } from './api/reports';
 import { storeBatch } from './consumer';
+import { buildOpenApi } from './openapi';
+import { uiRoutes } from './ui/routes';
 import type { AdminEnv } from './env';
 import { database, masterKeyAuth, type AdminVariables } from './middleware';
 
@@ -25,14 +24,14 @@ export function createAdminApp() {
   });
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }, 200, { 'cache-control': 'no-store' }));
+  app.get('/', (c) => c.redirect('/ui'));
+  app.get('/api/openapi.json', (c) => c.json(buildOpenApi()));
+  app.route('/ui', uiRoutes());
 
   const api = new Hono<{ Bindings: AdminEnv; Variables: AdminVariables }>();
   api.use('*', masterKeyAuth(), database());
-  api.route('/orgs', orgRoutes());
-  api.route('/provider-keys', providerKeyRoutes());
-  api.route('/keys', keyRoutes());
-  api.route('/', usageRoutes());
-  api.route('/admin', maintenanceRoutes());
+  api.route('/', managementRoutes());
+  api.route('/', reportRoutes());
   app.route('/api/v1', api);
 
   app.notFound((c) => toWireError(new GatewayError('not_found', `Unknown path: ${c.req.method} ${c.req.path}`), 'admin'));

@@ -1,8 +1,9 @@
-import type { MiddlewareHandler } from 'hono';
-import { CerbosClient, PolicyUnavailableError, type Principal } from '../lib/authz/cerbos';
+import type { Context, MiddlewareHandler } from 'hono';
+import { CerbosClient, type Principal } from '../lib/authz/cerbos';
 import { timingSafeEqualText } from '../lib/crypto/encoding';
 import { closePool, openDatabase, type Database } from '../lib/db/client';
 import { authFailed, GatewayError } from '../lib/errors';
+import type { ActionContext } from './actions';
 import type { AdminEnv } from './env';
 
 export interface AdminVariables {
@@ -27,13 +28,10 @@ let cerbosCache: { url: string; client: CerbosClient } | null = null;
 export function masterKeyAuth(): AdminMiddleware {
   return async function masterKeyAuth(c, next) {
     if (!c.env.MASTER_KEY || c.env.MASTER_KEY.length < 16) throw unavailable('MASTER_KEY missing or shorter than 16 characters');
-    if (!c.env.CERBOS_URL) throw unavailable('CERBOS_URL is not set');
+    const cerbos = cerbosFor(c.env);
     const m = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
     if (!m || !(await timingSafeEqualText(m[1]!, c.env.MASTER_KEY))) throw authFailed('master key mismatch');
-    if (cerbosCache?.url !== c.env.CERBOS_URL) {
-      cerbosCache = { url: c.env.CERBOS_URL, client: new CerbosClient({ baseUrl: c.env.CERBOS_URL, cacheTtlMs: 5_000 }) };
-    }
-    c.set('cerbos', cerbosCache.client);
+    c.set('cerbos', cerbos);
     c.set('principal', { id: 'master', roles: ['admin'], version: '1', attr: { login_method: 'master_key' } });
     await next();
   };
@@ -53,29 +51,26 @@ export function database(): AdminMiddleware {
   };
 }
 
-/** Every management action is a Cerbos check; Cerbos down is a 503, never an allow. */
-export async function authorize(
-  c: { var: AdminVariables },
-  kind: string,
-  action: string,
-  resource: { id?: string; attr?: Record<string, string> } = {},
-): Promise<void> {
-  let allowed: boolean;
-  try {
-    allowed = await c.var.cerbos.isAllowed(
-      c.var.principal,
-      { kind, id: resource.id ?? '*', attr: resource.attr ?? {} },
-      action,
-    );
-  } catch (e) {
-    if (e instanceof PolicyUnavailableError) {
-      throw new GatewayError('unavailable', 'The policy service is unavailable; try again shortly.', { reason: e.message });
-    }
-    throw e;
+/** Everything a management action needs, from the request. */
+export function actionContext(c: Context<{ Bindings: AdminEnv; Variables: AdminVariables }>): ActionContext {
+  return {
+    db: c.var.db,
+    env: c.env,
+    principal: c.var.principal,
+    cerbos: c.var.cerbos,
+    meta: {
+      requestId: c.var.requestId,
+      clientIp: c.req.header('cf-connecting-ip') ?? null,
+      userAgent: c.req.header('user-agent') ?? null,
+    },
+  };
+}
+
+/** One Cerbos client per isolate and URL; decisions cached for 5 s. */
+export function cerbosFor(env: AdminEnv): CerbosClient {
+  if (!env.CERBOS_URL) throw unavailable('CERBOS_URL is not set');
+  if (cerbosCache?.url !== env.CERBOS_URL) {
+    cerbosCache = { url: env.CERBOS_URL, client: new CerbosClient({ baseUrl: env.CERBOS_URL, cacheTtlMs: 5_000 }) };
   }
-  if (!allowed) {
-    throw new GatewayError('permission', `You may not ${action} ${kind} resources.`, {
-      reason: `cerbos denied ${action} on ${kind} for ${c.var.principal.id}`,
-    });
-  }
+  return cerbosCache.client;
 }

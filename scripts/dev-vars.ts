@@ -31,6 +31,7 @@ export function writeDotenv(file: string, values: Record<string, string>, header
 export interface LocalSecrets {
   MASTER_KEY: string;
   ROUTERO_KEKS: string;
+  SESSION_SIGNING_KEY: string;
   DEMO_VIRTUAL_KEY?: string;
 }
 
@@ -39,9 +40,10 @@ export function ensureLocalSecrets(file: string, env: NodeJS.ProcessEnv = proces
   const secrets: LocalSecrets = {
     MASTER_KEY: existing.MASTER_KEY || `rto_master_${randomString(40)}`,
     ROUTERO_KEKS: existing.ROUTERO_KEKS || `1:${generateKek()}`,
+    SESSION_SIGNING_KEY: existing.SESSION_SIGNING_KEY || randomString(48),
     ...(existing.DEMO_VIRTUAL_KEY ? { DEMO_VIRTUAL_KEY: existing.DEMO_VIRTUAL_KEY } : {}),
   };
-  if (secrets.MASTER_KEY !== existing.MASTER_KEY || secrets.ROUTERO_KEKS !== existing.ROUTERO_KEKS) {
+  if (secrets.MASTER_KEY !== existing.MASTER_KEY || secrets.ROUTERO_KEKS !== existing.ROUTERO_KEKS || secrets.SESSION_SIGNING_KEY !== existing.SESSION_SIGNING_KEY) {
     saveLocalSecrets(file, secrets);
   }
   if (env.MASTER_KEY) secrets.MASTER_KEY = env.MASTER_KEY;

@@ -43,7 +43,8 @@ async function main() {
   console.log(`
 Routero is running.
   Gateway:    ${stack.gatewayUrl}   (OpenAI: ${stack.gatewayUrl}/v1, Anthropic: ${stack.gatewayUrl})
-  Admin API:  ${stack.adminUrl}/api/v1
+  Admin UI:   ${stack.adminUrl}/ui   (log in with the master key)
+  Admin API:  ${stack.adminUrl}/api/v1   (reference: ${stack.adminUrl}/ui/api)
   Master key: ${stack.masterKey}
   Demo key:   ${demoKey}   (models: mock/*)
   Postgres:   ${stack.databaseUrl.replace(/\/\/[^@]*@/, '//…@')}

@@ -280,6 +280,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       ...common,
       MASTER_KEY: secrets.MASTER_KEY,
       ROUTERO_KEKS: secrets.ROUTERO_KEKS,
+      SESSION_SIGNING_KEY: secrets.SESSION_SIGNING_KEY,
       DATABASE_URL: databaseUrl,
       NEON_WS_PROXY: `127.0.0.1:${proxyPort}`,
     });

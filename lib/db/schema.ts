@@ -1,6 +1,6 @@
 /** Postgres schema (drizzle). Tables are described in migrations/README.md. */
 import { sql } from 'drizzle-orm';
-import { boolean, index, integer, jsonb, numeric, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, boolean, index, integer, jsonb, numeric, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 export const orgs = pgTable('orgs', {
   id: uuid('id').primaryKey(),
@@ -76,4 +76,44 @@ export const auditEvents = pgTable(
     index('audit_events_org_started_idx').on(t.org_id, t.started_at),
     index('audit_events_key_started_idx').on(t.key_id, t.started_at),
   ],
+);
+
+/**
+ * Admin sessions. The cookie carries a signed token (jose, HS256) naming the session id; the row
+ * lets logout end a session for good, and records idle time.
+ */
+export const adminSessions = pgTable('admin_sessions', {
+  id: text('id').primaryKey(),
+  actor: text('actor').notNull(),
+  login_method: text('login_method').notNull(),
+  created_at: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  last_seen_at: timestamp('last_seen_at', { withTimezone: true }).notNull().defaultNow(),
+  expires_at: timestamp('expires_at', { withTimezone: true }).notNull(),
+  ended_at: timestamp('ended_at', { withTimezone: true }),
+});
+
+/**
+ * Every management action, append-only and hash-chained: `hash` = SHA-256 over the row's content
+ * and the previous row's hash, so a modified or deleted row breaks the chain (`npm run audit:verify`).
+ * A trigger refuses UPDATE and DELETE.
+ */
+export const adminAuditLog = pgTable(
+  'admin_audit_log',
+  {
+    seq: bigint('seq', { mode: 'number' }).primaryKey(),
+    id: uuid('id').notNull(),
+    at: timestamp('at', { withTimezone: true, mode: 'string' }).notNull(),
+    actor: text('actor').notNull(),
+    login_method: text('login_method').notNull(),
+    action: text('action').notNull(),
+    target_type: text('target_type'),
+    target_id: text('target_id'),
+    outcome: text('outcome').notNull(),
+    client_ip: text('client_ip'),
+    user_agent: text('user_agent'),
+    request_id: text('request_id').notNull(),
+    prev_hash: text('prev_hash').notNull(),
+    hash: text('hash').notNull(),
+  },
+  (t) => [index('admin_audit_log_at_idx').on(t.at), index('admin_audit_log_ip_action_idx').on(t.client_ip, t.action, t.at)],
 );

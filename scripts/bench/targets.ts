@@ -44,7 +44,8 @@ const PASSTHROUGH = `export default {
 const AUDIT_SINK = `export default { async queue(batch) { batch.ackAll(); } };`;
 
 async function startChild(cmd: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...OFFLINE_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so stopping it also stops what it started (tsx runs a child node).
+  const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...OFFLINE_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${path.basename(args[0] ?? cmd)} did not start: ${out.slice(-500)}`)), 60_000);
@@ -154,8 +155,13 @@ export async function startTargets(opts: { gatewayBundle: string; chunks: number
     },
     async stop() {
       await miniflare.dispose();
-      portkey.child.kill('SIGKILL');
-      upstream.child.kill('SIGKILL');
+      for (const c of [portkey.child, upstream.child]) {
+        try {
+          process.kill(-c.pid!, 'SIGKILL');
+        } catch {
+          c.kill('SIGKILL');
+        }
+      }
       await cerbos.stop();
     },
   };

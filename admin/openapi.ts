@@ -1,0 +1,72 @@
+/**
+ * The management API described with OpenAPI 3.1, generated from the same zod schemas the handlers
+ * validate with (zod's JSON Schema output), so the description cannot drift from the validation.
+ */
+import { z } from 'zod';
+import { auditLogQuerySchema, createKeySchema, createOrgSchema, createProviderKeySchema, eventsQuerySchema, listQuerySchema, usageQuerySchema } from './schemas';
+
+interface Operation {
+  summary: string;
+  parameters?: Array<{ name: string; in: 'query' | 'path'; required: boolean; schema: unknown }>;
+  requestBody?: { required: true; content: { 'application/json': { schema: unknown } } };
+  responses: Record<string, { description: string }>;
+  security: Array<Record<string, string[]>>;
+}
+
+const jsonSchema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
+
+function queryParams(s: z.ZodObject): Operation['parameters'] {
+  const schema = jsonSchema(s) as { properties?: Record<string, unknown>; required?: string[] };
+  return Object.entries(schema.properties ?? {}).map(([name, sch]) => ({ name, in: 'query' as const, required: schema.required?.includes(name) ?? false, schema: sch }));
+}
+
+const idParam = (name: string) => [{ name, in: 'path' as const, required: true, schema: { type: 'string' } }];
+
+function op(summary: string, extra: Partial<Operation> = {}, ok = '200'): Operation {
+  return {
+    summary,
+    ...extra,
+    responses: {
+      [ok]: { description: 'Success' },
+      '400': { description: 'Invalid input; error.param names the field' },
+      '401': { description: 'Missing or wrong master key' },
+      '403': { description: 'Denied by policy' },
+      '503': { description: 'Policy service or configuration unavailable' },
+    },
+    security: [{ masterKey: [] }],
+  };
+}
+
+const body = (s: z.ZodType): Operation['requestBody'] => ({ required: true, content: { 'application/json': { schema: jsonSchema(s) } } });
+
+export function buildOpenApi() {
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Routero management API', version: '1', description: 'Organisations, provider keys, virtual keys, usage, metadata events and the admin audit log.' },
+    servers: [{ url: '/' }],
+    components: { securitySchemes: { masterKey: { type: 'http', scheme: 'bearer', description: 'The MASTER_KEY secret' } } },
+    paths: {
+      '/api/v1/orgs': {
+        post: op('Create an organisation', { requestBody: body(createOrgSchema) }, '201'),
+        get: op('List organisations'),
+      },
+      '/api/v1/provider-keys': {
+        post: op('Add a provider key (the secret is encrypted and never returned)', { requestBody: body(createProviderKeySchema(false)) }, '201'),
+        get: op('List provider keys (last four characters only)', { parameters: queryParams(listQuerySchema) }),
+      },
+      '/api/v1/provider-keys/{id}': { delete: op('Delete a provider key', { parameters: idParam('id') }) },
+      '/api/v1/keys': {
+        post: op('Create a virtual key; the plaintext key is in the response, this once', { requestBody: body(createKeySchema) }, '201'),
+        get: op('List virtual keys', { parameters: queryParams(listQuerySchema) }),
+      },
+      '/api/v1/keys/{id}': { get: op('Get a virtual key (never its hash)', { parameters: idParam('id') }) },
+      '/api/v1/keys/{id}/revoke': { post: op('Revoke a virtual key', { parameters: idParam('id') }) },
+      '/api/v1/usage': { get: op('Requests, tokens and cost, grouped by model, key or day', { parameters: queryParams(usageQuerySchema) }) },
+      '/api/v1/events': { get: op('Metadata events, newest first, with a cursor', { parameters: queryParams(eventsQuerySchema) }) },
+      '/api/v1/audit-log': { get: op('The admin audit log, newest first, with a cursor', { parameters: queryParams(auditLogQuerySchema) }) },
+      '/api/v1/audit-log/verify': { get: op('Verify the admin audit log hash chain') },
+      '/api/v1/admin/rebuild-kv': { post: op('Rewrite the KV read model from Postgres') },
+      '/api/v1/admin/reencrypt-provider-keys': { post: op('Re-encrypt provider keys under the newest key-encryption key') },
+    } as Record<string, Record<string, Operation>>,
+  };
+}

@@ -1,0 +1,186 @@
+/** Read-only reports over the audit store and the admin audit log (no content: there is none). */
+import { and, desc, eq, gte, lt, or, sql, type SQL } from 'drizzle-orm';
+import type { z } from 'zod';
+import type { Database } from '../lib/db/client';
+import { adminAuditLog, auditEvents, virtualKeys } from '../lib/db/schema';
+import { GatewayError } from '../lib/errors';
+import type { auditLogQuerySchema, eventsQuerySchema, usageQuerySchema } from './schemas';
+
+const toNumber = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+function rangeFilters(q: { org_id?: string; from?: string; to?: string }): SQL[] {
+  const filters: SQL[] = [];
+  if (q.org_id) filters.push(eq(auditEvents.org_id, q.org_id));
+  if (q.from) filters.push(gte(auditEvents.started_at, new Date(q.from)));
+  if (q.to) filters.push(lt(auditEvents.started_at, new Date(q.to)));
+  return filters;
+}
+
+export async function usageSummary(db: Database, q: z.infer<typeof usageQuerySchema>) {
+  const group =
+    q.group_by === 'model' ? sql<string>`coalesce(${auditEvents.model}, '(none)')`
+    : q.group_by === 'key' ? sql<string>`coalesce(${auditEvents.key_id}, '(none)')`
+    : sql<string>`to_char(date_trunc('day', ${auditEvents.started_at} at time zone 'UTC'), 'YYYY-MM-DD')`;
+  const rows = await db
+    .select({
+      group,
+      requests: sql<number>`count(*)::int`,
+      errors: sql<number>`(count(*) filter (where ${auditEvents.status} >= 400))::int`,
+      input_tokens: sql<number>`coalesce(sum(${auditEvents.input_tokens}), 0)::bigint`,
+      output_tokens: sql<number>`coalesce(sum(${auditEvents.output_tokens}), 0)::bigint`,
+      cost_usd: sql<string | null>`sum(${auditEvents.cost_usd})`,
+      unpriced_requests: sql<number>`(count(*) filter (where ${auditEvents.cost_usd} is null))::int`,
+    })
+    .from(auditEvents)
+    .where(and(...rangeFilters(q)))
+    .groupBy(group)
+    .orderBy(group);
+  return rows.map((r) => ({
+    [q.group_by]: r.group,
+    requests: Number(r.requests),
+    errors: Number(r.errors),
+    input_tokens: Number(r.input_tokens),
+    output_tokens: Number(r.output_tokens),
+    cost_usd: toNumber(r.cost_usd),
+    unpriced_requests: Number(r.unpriced_requests),
+  }));
+}
+
+/** Cursor = "<started_at ISO>|<id>" of the last row of the previous page, base64url-encoded. */
+export function encodeCursor(startedAt: Date, id: string): string {
+  return btoa(`${startedAt.toISOString()}|${id}`).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function decodeCursor(cursor: string): { at: Date; id: string } {
+  try {
+    const [at, id] = atob(cursor.replace(/-/g, '+').replace(/_/g, '/')).split('|');
+    const date = new Date(at!);
+    if (!id || Number.isNaN(date.getTime())) throw new Error('bad');
+    return { at: date, id };
+  } catch {
+    throw new GatewayError('invalid_request', "Invalid request: 'cursor': is not a cursor from a previous page", { param: 'cursor' });
+  }
+}
+
+export async function listEvents(db: Database, q: z.infer<typeof eventsQuerySchema>) {
+  const filters = rangeFilters(q);
+  if (q.key_id) filters.push(eq(auditEvents.key_id, q.key_id));
+  if (q.model) filters.push(eq(auditEvents.model, q.model));
+  if (q.status !== undefined) filters.push(eq(auditEvents.status, q.status));
+  if (q.cursor) {
+    const c = decodeCursor(q.cursor);
+    filters.push(or(lt(auditEvents.started_at, c.at), and(eq(auditEvents.started_at, c.at), lt(auditEvents.id, c.id)))!);
+  }
+  const rows = await db
+    .select()
+    .from(auditEvents)
+    .where(and(...filters))
+    .orderBy(desc(auditEvents.started_at), desc(auditEvents.id))
+    .limit(q.limit + 1);
+  const page = rows.slice(0, q.limit);
+  const last = page.at(-1);
+  return {
+    data: page.map((r) => ({ ...r, cost_usd: toNumber(r.cost_usd) })),
+    next_cursor: rows.length > q.limit && last ? encodeCursor(last.started_at, last.id) : null,
+  };
+}
+
+export interface OverviewBucket {
+  bucket: string;
+  requests: number;
+  errors: number;
+  tokens: number;
+  cost_usd: number;
+  p50_ms: number | null;
+  p95_ms: number | null;
+}
+
+/** Time series for the overview charts: requests, errors, tokens, spend, latency p50/p95. */
+export async function overviewSeries(db: Database, from: Date, to: Date, bucket: 'hour' | 'day'): Promise<OverviewBucket[]> {
+  const b = bucket === 'hour' ? sql.raw(`'hour'`) : sql.raw(`'day'`);
+  const rows = await db
+    .select({
+      bucket: sql<string>`to_char(date_trunc(${b}, ${auditEvents.started_at} at time zone 'UTC'), 'YYYY-MM-DD"T"HH24:00')`,
+      requests: sql<number>`count(*)::int`,
+      errors: sql<number>`(count(*) filter (where ${auditEvents.status} >= 400))::int`,
+      tokens: sql<number>`coalesce(sum(coalesce(${auditEvents.input_tokens}, 0) + coalesce(${auditEvents.output_tokens}, 0)), 0)::bigint`,
+      cost_usd: sql<string>`coalesce(sum(${auditEvents.cost_usd}), 0)`,
+      p50_ms: sql<number | null>`percentile_cont(0.5) within group (order by ${auditEvents.latency_ms})`,
+      p95_ms: sql<number | null>`percentile_cont(0.95) within group (order by ${auditEvents.latency_ms})`,
+    })
+    .from(auditEvents)
+    .where(and(gte(auditEvents.started_at, from), lt(auditEvents.started_at, to)))
+    .groupBy(sql`1`)
+    .orderBy(sql`1`);
+  return rows.map((r) => ({
+    bucket: r.bucket,
+    requests: Number(r.requests),
+    errors: Number(r.errors),
+    tokens: Number(r.tokens),
+    cost_usd: Number(r.cost_usd),
+    p50_ms: toNumber(r.p50_ms),
+    p95_ms: toNumber(r.p95_ms),
+  }));
+}
+
+export async function topBy(db: Database, from: Date, to: Date, by: 'model' | 'key', limit = 5) {
+  const col = by === 'model' ? auditEvents.model : auditEvents.key_id;
+  const rows = await db
+    .select({
+      name: sql<string>`coalesce(${col}, '(none)')`,
+      requests: sql<number>`count(*)::int`,
+      tokens: sql<number>`coalesce(sum(coalesce(${auditEvents.input_tokens}, 0) + coalesce(${auditEvents.output_tokens}, 0)), 0)::bigint`,
+      cost_usd: sql<string>`coalesce(sum(${auditEvents.cost_usd}), 0)`,
+    })
+    .from(auditEvents)
+    .where(and(gte(auditEvents.started_at, from), lt(auditEvents.started_at, to)))
+    .groupBy(sql`1`)
+    .orderBy(sql`2 desc`)
+    .limit(limit);
+  return rows.map((r) => ({ name: r.name, requests: Number(r.requests), tokens: Number(r.tokens), cost_usd: Number(r.cost_usd) }));
+}
+
+/** Last use of each key (for the keys page). */
+export async function lastUsedByKey(db: Database): Promise<Map<string, Date>> {
+  const rows = await db
+    .select({ key_id: auditEvents.key_id, last: sql<string>`max(${auditEvents.started_at})` })
+    .from(auditEvents)
+    .innerJoin(virtualKeys, eq(virtualKeys.id, auditEvents.key_id))
+    .groupBy(auditEvents.key_id);
+  return new Map(rows.filter((r) => r.key_id).map((r) => [r.key_id!, new Date(r.last)]));
+}
+
+export async function auditLogPage(db: Database, q: z.infer<typeof auditLogQuerySchema>) {
+  const filters: SQL[] = [];
+  if (q.actor) filters.push(eq(adminAuditLog.actor, q.actor));
+  if (q.action) filters.push(eq(adminAuditLog.action, q.action));
+  if (q.outcome) filters.push(eq(adminAuditLog.outcome, q.outcome));
+  if (q.from) filters.push(gte(adminAuditLog.at, new Date(q.from).toISOString()));
+  if (q.to) filters.push(lt(adminAuditLog.at, new Date(q.to).toISOString()));
+  if (q.cursor) filters.push(lt(adminAuditLog.seq, q.cursor));
+  const rows = await db
+    .select()
+    .from(adminAuditLog)
+    .where(and(...filters))
+    .orderBy(desc(adminAuditLog.seq))
+    .limit(q.limit + 1);
+  const page = rows.slice(0, q.limit);
+  return { data: page, next_cursor: rows.length > q.limit ? page.at(-1)!.seq : null };
+}
+
+/** Failed logins from one address in the last window (for rate limiting). */
+export async function recentFailedLogins(db: Database, clientIp: string | null, windowMinutes: number): Promise<number> {
+  const since = new Date(Date.now() - windowMinutes * 60_000).toISOString();
+  const [row] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(adminAuditLog)
+    .where(
+      and(
+        eq(adminAuditLog.action, 'login'),
+        or(eq(adminAuditLog.outcome, 'failed'), eq(adminAuditLog.outcome, 'denied')),
+        clientIp ? eq(adminAuditLog.client_ip, clientIp) : sql`${adminAuditLog.client_ip} is null`,
+        gte(adminAuditLog.at, since),
+      ),
+    );
+  return Number(row?.n ?? 0);
+}
