@@ -25,6 +25,7 @@ export function createAdminApp() {
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }, 200, { 'cache-control': 'no-store' }));
   app.get('/', (c) => c.redirect('/ui'));
+  app.get('/ui/', (c) => c.redirect('/ui'));
   app.get('/api/openapi.json', (c) => c.json(buildOpenApi()));
   app.route('/ui', uiRoutes());
 

@@ -3,18 +3,24 @@
  * deployed admin Worker:
  *   npm run kv:rebuild       rewrite the KV read model from Postgres
  *   npm run kek:reencrypt    re-encrypt every provider key under the newest KEK in ROUTERO_KEKS
+ *   npm run audit:verify     verify the admin audit log's hash chain (exit 1 when broken)
  * ROUTERO_ADMIN_URL (default http://127.0.0.1:8788) and MASTER_KEY (default: from .dev.vars).
  */
 import path from 'node:path';
 import { readDotenv } from './dev-vars';
 import { ROOT } from './stack';
 
-const commands = new Set(['rebuild-kv', 'reencrypt-provider-keys']);
+const commands: Record<string, { method: string; path: string }> = {
+  'rebuild-kv': { method: 'POST', path: '/api/v1/admin/rebuild-kv' },
+  'reencrypt-provider-keys': { method: 'POST', path: '/api/v1/admin/reencrypt-provider-keys' },
+  'audit-verify': { method: 'GET', path: '/api/v1/audit-log/verify' },
+};
 
 async function main() {
   const command = process.argv[2] ?? '';
-  if (!commands.has(command)) {
-    console.error(`usage: admin-command.ts ${[...commands].join('|')}`);
+  const spec = commands[command];
+  if (!spec) {
+    console.error(`usage: admin-command.ts ${Object.keys(commands).join('|')}`);
     process.exit(2);
   }
   const adminUrl = process.env.ROUTERO_ADMIN_URL ?? `http://127.0.0.1:${process.env.ADMIN_PORT ?? 8788}`;
@@ -23,13 +29,10 @@ async function main() {
     console.error('MASTER_KEY is not set and .dev.vars has none');
     process.exit(2);
   }
-  const res = await fetch(`${adminUrl}/api/v1/admin/${command}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${masterKey}` },
-  });
+  const res = await fetch(`${adminUrl}${spec.path}`, { method: spec.method, headers: { authorization: `Bearer ${masterKey}` } });
   const body = await res.text();
   console.log(body);
-  if (!res.ok) process.exit(1);
+  if (!res.ok || (command === 'audit-verify' && (JSON.parse(body) as { ok: boolean }).ok !== true)) process.exit(1);
 }
 
 main().catch((e: unknown) => {

@@ -1,3 +1,4 @@
+import { raw } from 'hono/html';
 import type { FC, PropsWithChildren } from 'hono/jsx';
 
 export interface PageContext {
@@ -20,6 +21,8 @@ const NAV: Array<[string, string]> = [
 export const Csrf: FC<{ token: string }> = ({ token }) => <input type="hidden" name="_csrf" value={token} />;
 
 export const Layout: FC<PropsWithChildren<{ title: string; page: PageContext }>> = ({ title, page, children }) => (
+  <>
+  {raw('<!DOCTYPE html>')}
   <html lang="en">
     <head>
       <meta charset="utf-8" />
@@ -54,6 +57,7 @@ export const Layout: FC<PropsWithChildren<{ title: string; page: PageContext }>>
       </main>
     </body>
   </html>
+  </>
 );
 
 export const ErrorBox: FC<{ message?: string | null }> = ({ message }) => (message ? <div class="error" role="alert">{message}</div> : null);

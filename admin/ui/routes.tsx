@@ -181,6 +181,16 @@ export function uiRoutes() {
       topBy(c.var.db, from, to, 'model'),
       topBy(c.var.db, from, to, 'key'),
     ]);
+    // Every bucket of the period, empty ones included, so the charts keep a steady time axis.
+    const stepMs = bucket === 'hour' ? 3600_000 : 24 * 3600_000;
+    const byKey = new Map(series.map((s) => [s.bucket, s]));
+    const keyOf = (t: number) => new Date(t).toISOString().slice(0, bucket === 'hour' ? 13 : 10) + (bucket === 'hour' ? ':00' : 'T00:00');
+    const first = Math.floor(from.getTime() / stepMs) * stepMs + stepMs;
+    const filled = Array.from({ length: Math.round(hours / (stepMs / 3600_000)) }, (_, i) => {
+      const k = keyOf(first + i * stepMs);
+      return byKey.get(k) ?? { bucket: k, requests: 0, errors: 0, tokens: 0, cost_usd: 0, p50_ms: null, p95_ms: null };
+    });
+    series.splice(0, series.length, ...filled);
     const labels = series.map((s) => (bucket === 'hour' ? s.bucket.slice(11, 16) : s.bucket.slice(5, 10)));
     const total = series.reduce((a, s) => ({ requests: a.requests + s.requests, errors: a.errors + s.errors, tokens: a.tokens + s.tokens, cost: a.cost + s.cost_usd }), { requests: 0, errors: 0, tokens: 0, cost: 0 });
     return c.html(

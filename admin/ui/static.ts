@@ -15,7 +15,7 @@ main { max-width:1180px; margin:0 auto; padding:20px; }
 h1 { font-size:20px; margin:0 0 14px; }
 h2 { font-size:16px; margin:22px 0 10px; }
 .card { background:#fff; border:1px solid var(--line); border-radius:8px; padding:14px 16px; margin-bottom:16px; }
-.grid { display:grid; grid-template-columns:repeat(auto-fill, minmax(260px, 1fr)); gap:16px; }
+.grid { display:grid; grid-template-columns:repeat(auto-fill, minmax(460px, 1fr)); gap:16px; margin-top:16px; }
 .stats { display:flex; gap:16px; flex-wrap:wrap; }
 .stat { background:#fff; border:1px solid var(--line); border-radius:8px; padding:10px 14px; min-width:140px; }
 .stat b { display:block; font-size:20px; }

@@ -33,10 +33,31 @@ export async function startE2E(): Promise<E2E> {
   const keyCacheTtlSeconds = 2;
   const openai = await startFakeOpenAI({ gapMs: 5 });
   const anthropic = await startFakeAnthropic({ gapMs: 5 });
+  // Against an external Postgres each run gets a database of its own, dropped at the end, so runs
+  // never see each other's rows (the audit chain, login failures, usage totals).
+  let databaseUrl: string | undefined;
+  let dropDatabase = async () => undefined as void;
+  if (process.env.DATABASE_URL) {
+    const admin = new URL(process.env.DATABASE_URL);
+    const name = `routero_e2e_${process.pid}_${Date.now()}`;
+    const client = new pg.Client({ connectionString: admin.toString() });
+    await client.connect();
+    await client.query(`create database ${name}`);
+    await client.end();
+    const own = new URL(admin.toString());
+    own.pathname = `/${name}`;
+    databaseUrl = own.toString();
+    dropDatabase = async () => {
+      const c = new pg.Client({ connectionString: admin.toString() });
+      await c.connect();
+      await c.query(`drop database if exists ${name} with (force)`);
+      await c.end();
+    };
+  }
   const stack = await startStack({
     gatewayPort: await freePort(),
     adminPort: await freePort(),
-    databaseUrl: process.env.DATABASE_URL || undefined,
+    databaseUrl,
     pgliteDir: path.join(tmp, 'pglite'),
     persistDir,
     devVarsFile: path.join(tmp, '.dev.vars'),
@@ -72,6 +93,7 @@ export async function startE2E(): Promise<E2E> {
       fs.writeFileSync(path.join(process.cwd(), 'test-output', 'e2e-stack.log'), logs.join('\n'));
       await pool.end().catch(() => undefined);
       await stack.stop();
+      await dropDatabase().catch(() => undefined);
       await openai.close();
       await anthropic.close();
       fs.rmSync(tmp, { recursive: true, force: true });
