@@ -134,8 +134,12 @@ async function coldPath(t: Targets) {
 async function memory(t: Targets) {
   const pids = await t.workerdPids();
   const total = () => pids.reduce((a, p) => a + rssKb(p), 0);
-  const samples: number[] = [total()];
+  // Let the heap reach its working size first; "flat" is judged over the steady run after that.
+  await autocannon(t.targets.routero, 32, quick ? 1 : 3);
+  const samples: number[] = [];
   const load = autocannon(t.targets.routero, 32, config.sustainSeconds);
+  await new Promise((r) => setTimeout(r, 500));
+  samples.push(total());
   const timer = setInterval(() => samples.push(total()), 250);
   const result = await load;
   clearInterval(timer);
@@ -144,6 +148,80 @@ async function memory(t: Targets) {
   const end = samples.at(-1)!;
   const peak = Math.max(...samples);
   return { workerd_pids: pids, seconds: config.sustainSeconds, rps: result.rps, start_mb: start / 1024, peak_mb: peak / 1024, end_mb: end / 1024, growth_pct: ((end - start) / start) * 100 };
+}
+
+/**
+ * The consumer's ceiling: multi-row INSERT … ON CONFLICT DO NOTHING of priced events in batches of
+ * 100, as the consumer does, straight from Node (pg driver) so the request rate is not the limit.
+ */
+async function insertCapacity(databaseUrl: string | undefined, label: string) {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'routero-insert-'));
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
+  const { migrateDatabase } = await import('../migrate');
+  const { toAuditRow } = await import('../../admin/consumer');
+  const { uuidv7 } = await import('../../lib/crypto/encoding');
+  let url = databaseUrl;
+  let cleanup = async () => undefined as void;
+  if (!url) {
+    const db = await PGlite.create(path.join(tmp, 'pg'));
+    const port = await freePort();
+    const server = new PGLiteSocketServer({ db, port, host: '127.0.0.1' });
+    await server.start();
+    url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+    cleanup = async () => {
+      await server.stop();
+      await db.close();
+    };
+  }
+  const pg = (await import('pg')).default;
+  const client = new pg.Client({ connectionString: url });
+  try {
+    await migrateDatabase(url);
+    await client.connect();
+    const n = config.auditEvents * 2;
+    const now = Date.now();
+    const rows = Array.from({ length: n }, (_, i) =>
+      toAuditRow({
+        id: uuidv7(now + i),
+        request_id: `bench-${i}`,
+        started_at: new Date(now).toISOString(),
+        finished_at: new Date(now + 5).toISOString(),
+        org_id: '00000000-0000-4000-8000-0000000000be',
+        key_id: 'benchkey',
+        provider: 'openai',
+        model: 'openai/gpt-4o-mini',
+        endpoint: 'chat_completions',
+        stream: false,
+        status: 200,
+        error_type: null,
+        input_tokens: 250,
+        output_tokens: 20,
+        cache_read_tokens: null,
+        cache_write_tokens: null,
+        latency_ms: 5,
+        ttfb_ms: 2,
+      }),
+    );
+    const cols = Object.keys(rows[0]!) as Array<keyof (typeof rows)[number]>;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i += 100) {
+      const batch = rows.slice(i, i + 100);
+      const values: unknown[] = [];
+      const tuples = batch.map((r, bi) => `(${cols.map((c, ci) => {
+        const v = r[c];
+        values.push(v instanceof Date ? v.toISOString() : v);
+        return `$${bi * cols.length + ci + 1}`;
+      }).join(',')})`);
+      await client.query(`insert into audit_events (${cols.map((c) => `"${String(c)}"`).join(',')}) values ${tuples.join(',')} on conflict (id) do nothing`, values);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    return { database: label, events: n, events_per_s: n / seconds };
+  } finally {
+    await client.end().catch(() => undefined);
+    await cleanup();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 function bundles() {
@@ -228,6 +306,14 @@ async function main() {
     const cold = await coldPath(t);
     const mem = await memory(t);
     const audit = [await auditPipeline()];
+    const capacity = [await insertCapacity(undefined, 'pglite-embedded')];
+    if (!quick && process.env.BENCH_DATABASE_URL !== '') {
+      try {
+        capacity.push(await insertCapacity(process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test', 'postgresql-server'));
+      } catch (e) {
+        console.log(`insert capacity on the PostgreSQL server skipped: ${e instanceof Error ? e.message : e}`);
+      }
+    }
     if (!quick && process.env.BENCH_DATABASE_URL !== '') {
       const url = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
       try {
@@ -248,6 +334,7 @@ async function main() {
       memory: mem,
       bundles: sizes,
       audit_pipeline: audit,
+      insert_capacity: capacity,
     };
   } finally {
     await t.stop();
