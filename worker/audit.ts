@@ -70,6 +70,7 @@ export class AuditRecorder {
  */
 const FLUSH_WINDOW_MS = 5;
 const MAX_BATCH = 100; // Queues' sendBatch limit
+const SEND_ATTEMPTS = 4; // 50, 200, 800 ms apart
 
 class AuditBatcher {
   private pending: AuditEvent[] = [];
@@ -90,13 +91,24 @@ class AuditBatcher {
     const events = this.pending.splice(0);
     for (let i = 0; i < events.length; i += MAX_BATCH) {
       const batch = events.slice(i, i + MAX_BATCH);
-      try {
-        await this.queue.sendBatch(batch.map((body) => ({ body, contentType: 'json' as const })));
-      } catch (e) {
-        log('error', 'audit events could not be queued', {
-          request_ids: batch.map((b) => b.request_id),
-          reason: e instanceof Error ? e.message : String(e),
-        });
+      // A Queue that refuses a send under load usually takes it moments later: retry before
+      // giving up, still inside the opener's waitUntil.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.queue.sendBatch(batch.map((body) => ({ body, contentType: 'json' as const })));
+          break;
+        } catch (e) {
+          if (attempt < SEND_ATTEMPTS) {
+            await new Promise((r) => setTimeout(r, 50 * 4 ** (attempt - 1)));
+            continue;
+          }
+          log('error', 'audit events could not be queued', {
+            request_ids: batch.map((b) => b.request_id),
+            attempts: attempt,
+            reason: e instanceof Error ? e.message : String(e),
+          });
+          break;
+        }
       }
     }
   }

@@ -149,7 +149,7 @@ export function renderReport(r: BenchResult): { table: string; markdown: string;
   const extras = [
     `cold path: first request with a new key ${f(r.cold_path.first_request_ms)} ms (${r.cold_path.first_request_auth}), warm p50 ${f(r.cold_path.warm_p50_ms)} ms, bcrypt calls on ${r.cold_path.warm_requests} warm requests: ${r.cold_path.warm_bcrypt_calls}`,
     `bundles: gateway ${f(r.bundles.gateway.raw_kb, 1)} KB raw / ${f(r.bundles.gateway.gzip_kb, 1)} KB gzip; admin ${f(r.bundles.admin.raw_kb, 1)} KB raw / ${f(r.bundles.admin.gzip_kb, 1)} KB gzip`,
-    `memory (workerd RSS, ${r.memory.seconds} s at 32 conn, ${f(r.memory.rps, 0)} req/s): start ${f(r.memory.start_mb, 1)} MB, peak ${f(r.memory.peak_mb, 1)} MB, end ${f(r.memory.end_mb, 1)} MB (${f(r.memory.growth_pct, 1)} %)`,
+    `memory (workerd RSS, ${r.memory.seconds} s at a fixed ${f(r.memory.rps, 0)} req/s): start ${f(r.memory.start_mb, 1)} MB, peak ${f(r.memory.peak_mb, 1)} MB, end ${f(r.memory.end_mb, 1)} MB (${f(r.memory.growth_pct, 1)} %)`,
     ...r.audit_pipeline.map((a) =>
       a.error ? `audit pipeline (${a.database}): failed: ${a.error}` : `audit pipeline (${a.database}): ${a.events}/${a.expected} events stored, ${f(a.events_per_s as number, 0)} events/s, lag p50 ${f(a.lag_p50_s as number, 2)} s, p99 ${f(a.lag_p99_s as number, 2)} s`,
     ),
