@@ -11,9 +11,17 @@ export function parseModelName(name: string): ModelRef | null {
   return { provider: name.slice(0, slash), model: name.slice(slash + 1) };
 }
 
+const compiled = new Map<string, RegExp>();
+
 function patternToRegExp(pattern: string): RegExp {
-  const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
-  return new RegExp(`^${escaped}$`);
+  let re = compiled.get(pattern);
+  if (!re) {
+    const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
+    re = new RegExp(`^${escaped}$`);
+    if (compiled.size > 10_000) compiled.clear();
+    compiled.set(pattern, re);
+  }
+  return re;
 }
 
 export function modelAllowed(model: string, patterns: readonly string[]): boolean {

@@ -3,7 +3,6 @@
  * recorder collects attribution as the request proceeds and sends exactly once. Never content.
  */
 import { emptyUsage, type AuditEvent, type Usage } from '../lib/audit/event';
-import { uuidv7 } from '../lib/crypto/encoding';
 import { log } from './log';
 
 export class AuditRecorder {
@@ -35,7 +34,8 @@ export class AuditRecorder {
     if (this.sent) return;
     this.sent = true;
     const event: AuditEvent = {
-      id: uuidv7(this.startedAt),
+      // One event per request: the request id (a UUIDv7) is the event id too.
+      id: this.requestId,
       request_id: this.requestId,
       started_at: new Date(this.startedAt).toISOString(),
       finished_at: new Date(now).toISOString(),

@@ -2,7 +2,7 @@
  * Everything about talking to a provider: where (server-side base URL, SSRF rules), with which key
  * (decrypted per call), and how an upstream failure is reported without leaking secrets.
  */
-import { openSecret } from '../lib/crypto/aes-gcm';
+import { openPrepared, prepareSecret, type PreparedSecret } from '../lib/crypto/aes-gcm';
 import { GatewayError, type ErrorKind } from '../lib/errors';
 import { kvKeys, providerKeyListSchema, type ProviderKeyEntry } from '../lib/kv/records';
 import { isPrivateHost } from '../lib/net/cidr';
@@ -38,6 +38,17 @@ function providerConfigError(reason: string): GatewayError {
  */
 export class ProviderKeyStore {
   private readonly cache = new Map<string, { entries: ProviderKeyEntry[]; expiresAt: number }>();
+  /** Decoded ciphertext and AAD per cached entry (still no plaintext), so a call only decrypts. */
+  private readonly prepared = new WeakMap<ProviderKeyEntry, PreparedSecret>();
+
+  preparedFor(entry: ProviderKeyEntry): PreparedSecret {
+    let p = this.prepared.get(entry);
+    if (!p) {
+      p = prepareSecret({ recordId: entry.id, orgId: entry.org_id, provider: entry.provider }, entry);
+      this.prepared.set(entry, p);
+    }
+    return p;
+  }
 
   async get(env: Env, orgId: string, provider: string, ttlMs: number): Promise<ProviderKeyEntry[]> {
     const kvKey = kvKeys.providerKeys(orgId, provider);
@@ -78,7 +89,7 @@ export async function resolveUpstream(
   const baseUrl = checkedBaseUrl(entry.base_url ?? adapter.defaultBaseUrl, config.allowPrivateUpstreams);
   let apiKey: string;
   try {
-    apiKey = await openSecret(config.keyRing, { recordId: entry.id, orgId: entry.org_id, provider: entry.provider }, entry);
+    apiKey = await openPrepared(config.keyRing, store.preparedFor(entry));
   } catch (e) {
     throw new GatewayError('unavailable', 'The provider key for this model cannot be used right now.', {
       reason: `provider key ${entry.id}: ${e instanceof Error ? e.message : 'decrypt failed'}`,

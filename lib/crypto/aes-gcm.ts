@@ -61,20 +61,37 @@ export async function sealSecret(ring: KeyRing, binding: SecretBinding, plaintex
   return { kek_version: ring.active, iv: bytesToBase64(iv), ciphertext: bytesToBase64(new Uint8Array(ct)) };
 }
 
+/** A sealed secret with its bytes decoded and its AAD built, ready to open (cacheable: no plaintext). */
+export interface PreparedSecret {
+  kekVersion: number;
+  iv: Uint8Array<ArrayBuffer>;
+  ciphertext: Uint8Array<ArrayBuffer>;
+  aad: Uint8Array<ArrayBuffer>;
+}
+
+export function prepareSecret(binding: SecretBinding, sealed: SealedSecret): PreparedSecret {
+  return {
+    kekVersion: sealed.kek_version,
+    iv: base64ToBytes(sealed.iv),
+    ciphertext: base64ToBytes(sealed.ciphertext),
+    aad: aad(binding, sealed.kek_version),
+  };
+}
+
 /** Throws KeyRingError when the KEK is unknown or the ciphertext/AAD do not authenticate. */
-export async function openSecret(ring: KeyRing, binding: SecretBinding, sealed: SealedSecret): Promise<string> {
-  const key = ring.keys.get(sealed.kek_version);
-  if (!key) throw new KeyRingError(`KEK version ${sealed.kek_version} is not loaded`);
+export async function openPrepared(ring: KeyRing, p: PreparedSecret): Promise<string> {
+  const key = ring.keys.get(p.kekVersion);
+  if (!key) throw new KeyRingError(`KEK version ${p.kekVersion} is not loaded`);
   try {
-    const pt = await crypto.subtle.decrypt(
-      { name: 'AES-GCM', iv: base64ToBytes(sealed.iv), additionalData: aad(binding, sealed.kek_version) },
-      key,
-      base64ToBytes(sealed.ciphertext),
-    );
+    const pt = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: p.iv, additionalData: p.aad }, key, p.ciphertext);
     return new TextDecoder().decode(pt);
   } catch {
     throw new KeyRingError('provider key ciphertext failed authentication');
   }
+}
+
+export function openSecret(ring: KeyRing, binding: SecretBinding, sealed: SealedSecret): Promise<string> {
+  return openPrepared(ring, prepareSecret(binding, sealed));
 }
 
 export function generateKek(): string {

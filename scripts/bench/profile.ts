@@ -22,13 +22,13 @@ interface ProfileNode {
 }
 
 async function main() {
-  execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'deploy', '--dry-run', '--outdir', path.join(OUT, 'gateway')], {
+  execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'deploy', '--dry-run', '--no-minify', '--outdir', path.join(OUT, 'gateway-profile')], {
     cwd: ROOT,
     stdio: 'ignore',
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true' },
   });
   const inspectorPort = await freePort();
-  const t = await startTargets({ gatewayBundle: path.join(OUT, 'gateway', 'index.js'), chunks: 5, gapMs: 5, inspectorPort });
+  const t = await startTargets({ gatewayBundle: path.join(OUT, 'gateway-profile', 'index.js'), chunks: 5, gapMs: 5, inspectorPort });
   try {
     const list = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as Array<{ id: string; webSocketDebuggerUrl: string }>;
     const target = list.find((l) => l.id.includes('routero-gateway')) ?? list[0]!;

@@ -54,7 +54,7 @@ export function keyAuth(
     const parsed = parseVirtualKey(presented);
     if (!parsed) throw authFailed('API key is not in the Routero format');
 
-    const ttl = c.var.config.keyCacheTtlMs;
+    const ttl = c.get('config').keyCacheTtlMs;
     const cacheKey = await sha256Hex(presented);
     let entry = cache.get(cacheKey);
     let path: KeyAuthVariables['keyAuthPath'] = 'cache';
@@ -74,7 +74,7 @@ export function keyAuth(
     }
 
     const key = entry.record;
-    const audit = c.var.audit;
+    const audit = c.get('audit');
     if (audit) {
       audit.keyId = key.id;
       audit.orgId = key.org_id;

@@ -37,9 +37,9 @@ function validate(schema: ZodMiniType, body: Record<string, unknown>): void {
 
 export function inferenceHandler(endpoint: Endpoint, providerKeys: ProviderKeyStore) {
   return async function inference(c: GatewayContext): Promise<Response> {
-    const { config } = c.var;
-    const audit = c.var.audit!;
-    const key = c.var.virtualKey;
+    const config = c.get('config');
+    const audit = c.get('audit')!;
+    const key = c.get('virtualKey');
 
     const body = parseJsonBody(await readBodyText(c.req.raw, config.maxBodyBytes));
     validate(endpoint === 'messages' ? messagesRequestSchema : chatCompletionRequestSchema, body);
@@ -147,7 +147,7 @@ export function inferenceHandler(endpoint: Endpoint, providerKeys: ProviderKeySt
     });
     const upstreamId = res.headers.get('x-request-id') ?? res.headers.get('request-id');
     if (upstreamId) headers.set('x-upstream-request-id', upstreamId);
-    headers.set('server-timing', `auth;desc="${c.var.keyAuthPath}"`);
+    headers.set('server-timing', `auth;desc="${c.get('keyAuthPath')}"`);
 
     const isSse = (res.headers.get('content-type') ?? '').includes('text/event-stream');
     if (stream && isSse && res.body) {
@@ -159,7 +159,7 @@ export function inferenceHandler(endpoint: Endpoint, providerKeys: ProviderKeySt
     const text = await res.text();
     const json = parseJsonObject(text);
     audit.finish(res.status, null, endpoint === 'messages' ? usageFromMessage(json) : usageFromChatCompletion(json));
-    if (!json) log('warn', 'upstream answered with a non-JSON body', { request_id: c.var.requestId, provider: adapter.name });
+    if (!json) log('warn', 'upstream answered with a non-JSON body', { request_id: c.get('requestId'), provider: adapter.name });
     return new Response(text, { status: res.status, headers });
   };
 }

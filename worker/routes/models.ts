@@ -12,12 +12,12 @@ export function listModels(providerKeys: ProviderKeyStore) {
   return async function models(
     c: Context<{ Bindings: Env; Variables: RequestContextVariables & KeyAuthVariables }>,
   ): Promise<Response> {
-  const key = c.var.virtualKey;
+  const key = c.get('virtualKey');
   const configured = await Promise.all(
     PROVIDERS.map(async (name) => {
       const adapter = providers[name];
       if (!adapter.requiresKey) return true;
-      return (await providerKeys.get(c.env, key.org_id, name, c.var.config.keyCacheTtlMs)).length > 0;
+      return (await providerKeys.get(c.env, key.org_id, name, c.get('config').keyCacheTtlMs)).length > 0;
     }),
   );
   const data = PROVIDERS.filter((_, i) => configured[i]).flatMap((name) =>
