@@ -1,5 +1,3 @@
-import type { AuditEvent } from '../lib/audit/event';
-
 /** The admin Worker's environment (admin/wrangler.toml). */
 export interface AdminEnv {
   // ── bindings ──
@@ -23,4 +21,3 @@ export interface AdminEnv {
   ALLOW_PRIVATE_UPSTREAMS?: string;
 }
 
-export type AuditBatch = MessageBatch<AuditEvent>;

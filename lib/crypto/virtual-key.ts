@@ -30,8 +30,3 @@ export function parseVirtualKey(presented: string): ParsedVirtualKey | null {
   if (!m) return null;
   return { id: m[1]!, secret: m[2]! };
 }
-
-/** The last four characters, safe to show in lists ("…AbC9"). */
-export function keyHint(plaintext: string): string {
-  return plaintext.slice(-4);
-}
