@@ -5,7 +5,7 @@
  */
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
-import { freePort } from './scripts/stack';
+import { freePort } from './scripts/paths';
 
 export default defineConfig(async () => {
   const cerbosPort = await freePort();

@@ -7,6 +7,7 @@
 import { auditEventSchema, type AuditEvent } from '../lib/audit/event';
 import { closePool, openDatabase } from '../lib/db/client';
 import { auditEvents } from '../lib/db/schema';
+import { log } from '../lib/log';
 import type { AdminEnv } from './env';
 import { priceEvent } from './pricing';
 
@@ -24,10 +25,6 @@ export function toAuditRow(event: AuditEvent): typeof auditEvents.$inferInsert {
 
 export function backoffSeconds(attempts: number): number {
   return Math.min(300, 2 ** Math.max(0, attempts - 1));
-}
-
-function log(level: 'warn' | 'error' | 'info', msg: string, fields: Record<string, unknown>) {
-  console[level === 'info' ? 'log' : level](JSON.stringify({ level, msg, ...fields }));
 }
 
 export async function storeBatch(batch: MessageBatch<unknown>, env: AdminEnv, ctx: ExecutionContext): Promise<void> {

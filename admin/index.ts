@@ -5,6 +5,7 @@
 import { Hono } from 'hono';
 import { asGatewayError, GatewayError, toWireError } from '../lib/errors';
 import { uuidv7 } from '../lib/crypto/encoding';
+import { log } from '../lib/log';
 import { managementRoutes } from './api/management';
 import { reportRoutes } from './api/reports';
 import { storeBatch } from './consumer';
@@ -40,9 +41,7 @@ export function createAdminApp() {
   app.onError((e, c) => {
     const err = asGatewayError(e);
     const requestId = c.get('requestId');
-    console[err.status >= 500 ? 'error' : 'warn'](
-      JSON.stringify({ level: err.status >= 500 ? 'error' : 'warn', msg: 'admin request failed', request_id: requestId, status: err.status, reason: err.reason }),
-    );
+    log(err.status >= 500 ? 'error' : 'warn', 'admin request failed', { request_id: requestId, status: err.status, reason: err.reason });
     return toWireError(err, 'admin', requestId);
   });
 

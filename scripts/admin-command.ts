@@ -8,7 +8,7 @@
  */
 import path from 'node:path';
 import { readDotenv } from './dev-vars';
-import { ROOT } from './stack';
+import { ROOT } from './paths';
 
 const commands: Record<string, { method: string; path: string }> = {
   'rebuild-kv': { method: 'POST', path: '/api/v1/admin/rebuild-kv' },

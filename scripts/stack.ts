@@ -8,27 +8,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { ensureLocalSecrets, saveLocalSecrets, writeDotenv } from './dev-vars';
+import { startCerbos } from './cerbos-server';
+import { freePort, OFFLINE_ENV, ROOT, WRANGLER_BIN } from './paths';
 import { migrateDatabase } from './migrate';
 import { startNeonProxy, type NeonProxy } from './neon-proxy';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const require_ = (p: string) => path.join(ROOT, 'node_modules', p);
-export const CERBOS_BIN = require_('@cerbos/cerbos-linux-x64/cerbos-linux-x64');
-const WRANGLER_BIN = require_('wrangler/bin/wrangler.js');
-
-/** Environment that keeps wrangler and Cerbos off the network (no telemetry, no update checks). */
-export const OFFLINE_ENV = {
-  WRANGLER_SEND_METRICS: 'false',
-  WRANGLER_SEND_ERROR_REPORTS: 'false',
-  CLOUDFLARE_CF_FETCH_ENABLED: 'false',
-  WRANGLER_HIDE_BANNER: 'true',
-  CERBOS_NO_TELEMETRY: '1',
-  NO_UPDATE_NOTIFIER: '1',
-};
 
 export interface StackOptions {
   gatewayPort?: number;
@@ -65,17 +52,6 @@ export interface Stack {
   postgres: Component;
   cerbos: Component;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, child?: ChildProcess): Promise<void> {
@@ -223,36 +199,18 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     }
 
     // ── Cerbos ──
-    let cerbosChild: ChildProcess | null = null;
     const cerbosUrl = `http://127.0.0.1:${cerbosHttpPort}`;
-    const startCerbos = async () => {
-      const grpcPort = await freePort();
-      const debugPort = await freePort();
-      const child = spawn(
-        CERBOS_BIN,
-        [
-          'server',
-          `--config=${path.join(ROOT, 'scripts', 'cerbos.yaml')}`,
-          `--set=server.httpListenAddr=127.0.0.1:${cerbosHttpPort}`,
-          `--set=server.grpcListenAddr=127.0.0.1:${grpcPort}`,
-          `--set=storage.disk.directory=${path.join(ROOT, 'policies')}`,
-          `--debug-listen-addr=127.0.0.1:${debugPort}`,
-          '--log-level=warn',
-        ],
-        { cwd: ROOT, env: { ...process.env, ...OFFLINE_ENV }, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
-      );
-      cerbosChild = child;
-      pipeLines(child, 'cerbos', log);
-      await waitFor('Cerbos', httpOk(`${cerbosUrl}/_cerbos/health`), 30_000, child);
-    };
+    let running: Awaited<ReturnType<typeof startCerbos>> | null = null;
     const cerbos: Component = {
-      start: startCerbos,
+      start: async () => {
+        running = await startCerbos(cerbosHttpPort, (line) => log('cerbos', line));
+      },
       stop: async () => {
-        if (cerbosChild) await killTree(cerbosChild);
-        cerbosChild = null;
+        await running?.stop();
+        running = null;
       },
     };
-    await startCerbos();
+    await cerbos.start();
     cleanups.push(() => cerbos.stop());
     log('stack', `cerbos ready on ${cerbosUrl}`);
 

@@ -3,7 +3,7 @@
  * recorder collects attribution as the request proceeds and sends exactly once. Never content.
  */
 import { emptyUsage, type AuditEvent, type Usage } from '../lib/audit/event';
-import { log } from './log';
+import { log } from '../lib/log';
 
 export class AuditRecorder {
   orgId: string | null = null;

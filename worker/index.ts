@@ -6,7 +6,7 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { asGatewayError, GatewayError, toWireError } from '../lib/errors';
 import { gatewayConfig, type Env } from './env';
-import { log } from './log';
+import { log } from '../lib/log';
 import { keyAuth, type KeyAuthVariables } from './middleware/key-auth';
 import { requestContext, wireFormatFor, type RequestContextVariables } from './middleware/request-context';
 import { inferenceHandler } from './routes/inference';

@@ -6,7 +6,7 @@
  */
 import type { AuditRecorder } from './audit';
 import type { StreamTap } from './formats/types';
-import { log } from './log';
+import { log } from '../lib/log';
 
 export function tapStream(
   upstream: ReadableStream<Uint8Array>,

@@ -6,6 +6,7 @@ import { Hono, type Context } from 'hono';
 import type { z } from 'zod';
 import { timingSafeEqualText } from '../../lib/crypto/encoding';
 import { asGatewayError, GatewayError } from '../../lib/errors';
+import { log } from '../../lib/log';
 import * as actions from '../actions';
 import { verifyAuditChain } from '../audit-log';
 import type { AdminEnv } from '../env';
@@ -125,13 +126,13 @@ export function uiRoutes() {
     // Failed logins are rate limited per client address, counted from the audit log itself.
     if ((await recentFailedLogins(c.var.db, m.clientIp, LOGIN_WINDOW_MINUTES)) >= LOGIN_MAX_FAILURES) {
       await record('denied');
-      console.warn(JSON.stringify({ level: 'warn', msg: 'login rate limited', request_id: m.requestId, client_ip: m.clientIp }));
+      log('warn', 'login rate limited', { request_id: m.requestId, client_ip: m.clientIp });
       return loginPage(c, `Too many failed logins. Try again in ${LOGIN_WINDOW_MINUTES} minutes.`, 429);
     }
     const masterKey = c.env.MASTER_KEY;
     if (!masterKey || !form.master_key || !(await timingSafeEqualText(form.master_key, masterKey))) {
       await record('failed');
-      console.warn(JSON.stringify({ level: 'warn', msg: 'login failed', request_id: m.requestId, client_ip: m.clientIp }));
+      log('warn', 'login failed', { request_id: m.requestId, client_ip: m.clientIp });
       return loginPage(c, 'That master key is not correct.', 401);
     }
     await startSession(c, c.var.db, 'master', 'master_key');
@@ -564,7 +565,7 @@ export function uiRoutes() {
 
   ui.onError((e, c) => {
     const err = e instanceof GatewayError ? e : asGatewayError(e);
-    console.error(JSON.stringify({ level: err.status >= 500 ? 'error' : 'warn', msg: 'ui request failed', request_id: c.get('requestId'), status: err.status, reason: err.reason }));
+    log(err.status >= 500 ? 'error' : 'warn', 'ui request failed', { request_id: c.get('requestId'), status: err.status, reason: err.reason });
     securityHeaders(c);
     c.header('cache-control', 'no-store');
     const page = c.get('page') ?? { actor: null, csrf: '', path: c.req.path };

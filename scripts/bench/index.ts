@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { freePort, ROOT, startStack } from '../stack';
+import { freePort, ROOT, WRANGLER_BIN } from '../paths';
+import { startStack } from '../stack';
 import { renderReport, type BenchResult } from './report';
 import { PATHS, startTargets, type PathName, type Target, type Targets } from './targets';
 
@@ -228,8 +229,8 @@ async function insertCapacity(databaseUrl: string | undefined, label: string) {
 }
 
 function bundles() {
-  execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'deploy', '--dry-run', '--outdir', path.join(OUT, 'gateway')], { cwd: ROOT, stdio: 'ignore', env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true' } });
-  execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'deploy', '--dry-run', '-c', 'admin/wrangler.toml', '--outdir', path.join(OUT, 'admin')], { cwd: ROOT, stdio: 'ignore', env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true' } });
+  execFileSync(process.execPath, [WRANGLER_BIN, 'deploy', '--dry-run', '--outdir', path.join(OUT, 'gateway')], { cwd: ROOT, stdio: 'ignore', env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true' } });
+  execFileSync(process.execPath, [WRANGLER_BIN, 'deploy', '--dry-run', '-c', 'admin/wrangler.toml', '--outdir', path.join(OUT, 'admin')], { cwd: ROOT, stdio: 'ignore', env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true' } });
   const size = (f: string) => {
     const b = fs.readFileSync(f);
     return { raw_kb: b.length / 1024, gzip_kb: gzipSync(b).length / 1024 };

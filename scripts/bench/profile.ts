@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import WebSocket from 'ws';
-import { freePort, ROOT } from '../stack';
+import { freePort, ROOT, WRANGLER_BIN } from '../paths';
 import { startTargets } from './targets';
 
 const run = promisify(execFile);
@@ -22,7 +22,7 @@ interface ProfileNode {
 }
 
 async function main() {
-  execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'deploy', '--dry-run', '--no-minify', '--outdir', path.join(OUT, 'gateway-profile')], {
+  execFileSync(process.execPath, [WRANGLER_BIN, 'deploy', '--dry-run', '--no-minify', '--outdir', path.join(OUT, 'gateway-profile')], {
     cwd: ROOT,
     stdio: 'ignore',
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true' },

@@ -10,7 +10,7 @@ import { generateKek, loadKeyRing, sealSecret } from '../../lib/crypto/aes-gcm';
 import { newVirtualKey } from '../../lib/crypto/virtual-key';
 import { kvKeys } from '../../lib/kv/records';
 import { startCerbos } from '../cerbos-server';
-import { freePort, OFFLINE_ENV, ROOT } from '../stack';
+import { freePort, OFFLINE_ENV, ROOT } from '../paths';
 
 export type PathName = 'direct' | 'passthrough' | 'routero' | 'portkey';
 export const PATHS: PathName[] = ['direct', 'passthrough', 'routero', 'portkey'];

@@ -62,7 +62,7 @@ describe('admin UI in Chromium: the whole flow', () => {
     expect(await page.textContent('.error')).toContain('not correct');
     expect(await page.content()).not.toContain('not-the-master-key');
     await login(page, e2e.stack.masterKey);
-    expect(new URL(page.url()).pathname).toBe('/ui');
+    await page.waitForURL((u) => u.pathname === '/ui');
     expect(await page.textContent('h1')).toBe('Overview');
   });
 
@@ -71,7 +71,8 @@ describe('admin UI in Chromium: the whole flow', () => {
     await page.goto(ui('/orgs'));
     await page.fill('#org-name', orgName);
     await page.click('button:has-text("Create organisation")');
-    await expect(page.locator('td', { hasText: orgName }).count()).resolves.toBe(1);
+    await page.locator('td', { hasText: orgName }).first().waitFor();
+    expect(await page.locator('td', { hasText: orgName }).count()).toBe(1);
   });
 
   it('adds a provider key without ever showing it, and keeps the form (not the secret) on a bad input', async () => {
@@ -89,6 +90,7 @@ describe('admin UI in Chromium: the whole flow', () => {
     await page.fill('#pk-secret', PROVIDER_SECRET);
     await page.fill('#pk-base', `${e2e.openai.url}/v1`);
     await page.click('button:has-text("Add provider key")');
+    await page.locator('code', { hasText: `…${PROVIDER_SECRET.slice(-4)}` }).waitFor();
     const html = await page.content();
     expect(html).toContain(`…${PROVIDER_SECRET.slice(-4)}`);
     expect(html).not.toContain(PROVIDER_SECRET.slice(0, -4));
@@ -106,6 +108,7 @@ describe('admin UI in Chromium: the whole flow', () => {
 
     await page.fill('#k-cidrs', '');
     await page.click('button:has-text("Create key")');
+    await page.locator('[data-testid=new-key]').waitFor();
     expect(await page.textContent('.warning')).toContain('You will not see it again');
     virtualKey = (await page.textContent('[data-testid=new-key]'))!.trim();
     expect(virtualKey).toMatch(/^rto_[a-z2-7]{16}_[A-Za-z0-9]{43}$/);
@@ -148,6 +151,7 @@ describe('admin UI in Chromium: the whole flow', () => {
     await page.click(`tr[data-key-id="${keyId}"] a:has-text("Revoke")`);
     expect(await page.textContent('main')).toContain('cannot be undone');
     await page.click('button:has-text("Revoke key")');
+    await page.waitForURL((u) => u.pathname === '/ui/keys');
     expect(await page.textContent(`tr[data-key-id="${keyId}"]`)).toContain('revoked');
     const client = new OpenAI({ baseURL: `${e2e.stack.gatewayUrl}/v1`, apiKey: virtualKey, maxRetries: 0 });
     await eventually('revocation at the gateway', async () => {
@@ -172,9 +176,9 @@ describe('admin UI in Chromium: the whole flow', () => {
 
   it('logs out', async () => {
     await page.click('button:has-text("Log out")');
-    expect(page.url()).toContain('/ui/login');
+    await page.waitForURL('**/ui/login');
     await page.goto(ui('/keys'));
-    expect(page.url()).toContain('/ui/login');
+    expect(new URL(page.url()).pathname).toBe('/ui/login');
   });
 });
 

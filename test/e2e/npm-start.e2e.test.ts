@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, ROOT } from '../../scripts/stack';
+import { freePort, ROOT } from '../../scripts/paths';
 
 const run = promisify(execFile);
 let child: ChildProcess;

@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { freePort, startStack, type Stack } from '../../scripts/stack';
+import { freePort } from '../../scripts/paths';
+import { startStack, type Stack } from '../../scripts/stack';
 import { startFakeAnthropic, startFakeOpenAI, type FakeProvider } from '../support/fake-providers';
 
 /** Admin API responses in tests: free-form JSON, asserted field by field. */

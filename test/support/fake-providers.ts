@@ -23,6 +23,14 @@ export interface FakeProvider {
 
 const WORDS = ['The', ' quick', ' brown', ' fox', ' jumps', '.'];
 
+/** Reads and records one request; returns its JSON body and model. */
+async function receive(req: http.IncomingMessage, received: ReceivedRequest[]): Promise<{ body: Record<string, unknown>; model: string }> {
+  const text = await readBody(req);
+  const body = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+  received.push({ path: req.url ?? '', headers: req.headers, body });
+  return { body, model: String(body.model ?? '') };
+}
+
 function readBody(req: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     let data = '';
@@ -71,10 +79,7 @@ export async function startFakeOpenAI(opts: { gapMs?: number } = {}): Promise<Fa
   const received: ReceivedRequest[] = [];
   const gapMs = opts.gapMs ?? 5;
   return listen(async (req, res) => {
-    const text = await readBody(req);
-    const body = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
-    received.push({ path: req.url ?? '', headers: req.headers, body });
-    const model = String(body.model ?? '');
+    const { body, model } = await receive(req, received);
     if (req.url !== '/v1/chat/completions' || req.method !== 'POST') {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { message: `Unknown path ${req.url}`, type: 'invalid_request_error', param: null, code: 'unknown_url' } }));
@@ -145,10 +150,7 @@ export async function startFakeAnthropic(opts: { gapMs?: number } = {}): Promise
   const received: ReceivedRequest[] = [];
   const gapMs = opts.gapMs ?? 5;
   return listen(async (req, res) => {
-    const text = await readBody(req);
-    const body = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
-    received.push({ path: req.url ?? '', headers: req.headers, body });
-    const model = String(body.model ?? '');
+    const { body, model } = await receive(req, received);
     const fail = /^fail-(\d{3})$/.exec(model);
     if (req.url !== '/v1/messages' || !req.headers['x-api-key'] || !req.headers['anthropic-version']) {
       res.writeHead(400, { 'content-type': 'application/json' });

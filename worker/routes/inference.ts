@@ -13,7 +13,7 @@ import { createMessagesStreamTap, messagesRequestSchema, usageFromMessage } from
 import { chatCompletionRequestSchema, createChatStreamTap, usageFromChatCompletion } from '../formats/openai-chat';
 import { parseJsonObject } from '../formats/sse';
 import type { Endpoint, StreamTap } from '../formats/types';
-import { log } from '../log';
+import { log } from '../../lib/log';
 import type { KeyAuthVariables } from '../middleware/key-auth';
 import type { RequestContextVariables } from '../middleware/request-context';
 import { providerFor } from '../providers';
