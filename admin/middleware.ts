@@ -3,7 +3,7 @@ import { CerbosClient, type Principal } from '../lib/authz/cerbos';
 import { timingSafeEqualText } from '../lib/crypto/encoding';
 import { closePool, openDatabase, type Database } from '../lib/db/client';
 import { authFailed, GatewayError } from '../lib/errors';
-import type { ActionContext } from './actions';
+import type { ActionContext, RequestMeta } from './actions';
 import type { AdminEnv } from './env';
 
 export interface AdminVariables {
@@ -51,19 +51,18 @@ export function database(): AdminMiddleware {
   };
 }
 
-/** Everything a management action needs, from the request. */
-export function actionContext(c: Context<{ Bindings: AdminEnv; Variables: AdminVariables }>): ActionContext {
+/** Who is asking, from where: what the admin audit log records besides the action. */
+export function requestMeta<V extends AdminVariables>(c: Context<{ Bindings: AdminEnv; Variables: V }>): RequestMeta {
   return {
-    db: c.var.db,
-    env: c.env,
-    principal: c.var.principal,
-    cerbos: c.var.cerbos,
-    meta: {
-      requestId: c.var.requestId,
-      clientIp: c.req.header('cf-connecting-ip') ?? null,
-      userAgent: c.req.header('user-agent') ?? null,
-    },
+    requestId: c.get('requestId'),
+    clientIp: c.req.header('cf-connecting-ip') ?? null,
+    userAgent: c.req.header('user-agent') ?? null,
   };
+}
+
+/** Everything a management action needs, from the request (the API's and the UI's alike). */
+export function actionContext<V extends AdminVariables>(c: Context<{ Bindings: AdminEnv; Variables: V }>): ActionContext {
+  return { db: c.get('db'), env: c.env, principal: c.get('principal'), cerbos: c.get('cerbos'), meta: requestMeta(c) };
 }
 
 /** One Cerbos client per isolate and URL; decisions cached for 5 s. */

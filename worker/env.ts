@@ -41,13 +41,15 @@ function boundedInt(raw: string | undefined, fallback: number, min: number, max:
   return Math.min(max, Math.max(min, Math.floor(n)));
 }
 
-let cached: { source: string; config: Promise<GatewayConfig> } | null = null;
+let cached: { env: Env; source: string; config: Promise<GatewayConfig> } | null = null;
 
 /**
  * Reads and validates the security configuration once per isolate (and again if it changes).
  * Missing or malformed configuration is a 503 with a log line: the gateway never serves open.
  */
 export function gatewayConfig(env: Env): Promise<GatewayConfig> {
+  // workerd hands every request of an isolate the same env object: skip the comparison then.
+  if (cached?.env === env) return cached.config;
   const source = JSON.stringify([
     env.ROUTERO_KEKS,
     env.CERBOS_URL,
@@ -56,9 +58,12 @@ export function gatewayConfig(env: Env): Promise<GatewayConfig> {
     env.POLICY_CACHE_TTL_SECONDS,
     env.MAX_BODY_BYTES,
   ]);
-  if (cached?.source === source) return cached.config;
+  if (cached?.source === source) {
+    cached = { ...cached, env };
+    return cached.config;
+  }
   const config = buildConfig(env);
-  cached = { source, config };
+  cached = { env, source, config };
   config.catch(() => {
     if (cached?.config === config) cached = null;
   });

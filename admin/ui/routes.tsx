@@ -10,7 +10,7 @@ import { log } from '../../lib/log';
 import * as actions from '../actions';
 import { verifyAuditChain } from '../audit-log';
 import type { AdminEnv } from '../env';
-import { cerbosFor, database, type AdminVariables } from '../middleware';
+import { actionContext, cerbosFor, database, requestMeta, type AdminVariables } from '../middleware';
 import { buildOpenApi } from '../openapi';
 import { auditLogPage, lastUsedByKey, listEvents, overviewSeries, recentFailedLogins, topBy } from '../queries';
 import { auditLogQuerySchema, createKeySchema, createOrgSchema, createProviderKeySchema, eventsQuerySchema } from '../schemas';
@@ -44,13 +44,6 @@ function securityHeaders(c: Context) {
   c.header('cross-origin-opener-policy', 'same-origin');
 }
 
-function meta(c: Ctx) {
-  return { requestId: c.var.requestId, clientIp: c.req.header('cf-connecting-ip') ?? null, userAgent: c.req.header('user-agent') ?? null };
-}
-
-function ctxFor(c: Ctx): actions.ActionContext {
-  return { db: c.var.db, env: c.env, principal: c.var.principal, cerbos: c.var.cerbos, meta: meta(c) };
-}
 
 async function formOf(c: Ctx): Promise<Record<string, string>> {
   const body = await c.req.parseBody();
@@ -114,7 +107,7 @@ export function uiRoutes() {
 
   ui.post('/login', async (c) => {
     const form = await formOf(c);
-    const m = meta(c);
+    const m = requestMeta(c);
     const record = (outcome: 'allowed' | 'denied' | 'failed') =>
       actions.recordAction(
         { db: c.var.db, env: c.env, cerbos: cerbosFor(c.env), meta: m, principal: { id: outcome === 'allowed' ? 'master' : 'unknown', roles: [], version: '1', attr: { login_method: 'master_key' } } },
@@ -155,7 +148,7 @@ export function uiRoutes() {
     if (c.req.method === 'POST') {
       const form = await formOf(c);
       if (!(await csrfValid(c.env, session, form._csrf))) {
-        await actions.recordAction(ctxFor(c), `ui${c.req.path.replace(/^\/ui/, '').replace(/\//g, '.')}`, 'denied', { type: 'csrf', id: null });
+        await actions.recordAction(actionContext(c), `ui${c.req.path.replace(/^\/ui/, '').replace(/\//g, '.')}`, 'denied', { type: 'csrf', id: null });
         return c.text('This form is missing its security token (CSRF). Reload the page and try again.', 403);
       }
     }
@@ -163,7 +156,7 @@ export function uiRoutes() {
   });
 
   ui.post('/logout', async (c) => {
-    await actions.recordAction(ctxFor(c), 'logout', 'allowed', { type: 'session', id: null });
+    await actions.recordAction(actionContext(c), 'logout', 'allowed', { type: 'session', id: null });
     await endSession(c, c.var.db, c.var.session);
     return c.redirect('/ui/login', 303);
   });
@@ -175,7 +168,7 @@ export function uiRoutes() {
     const to = new Date();
     const hours = period === '24h' ? 24 : period === '7d' ? 24 * 7 : 24 * 30;
     const from = new Date(to.getTime() - hours * 3600_000);
-    await actions.authorize(ctxFor(c), 'usage', 'read');
+    await actions.authorize(actionContext(c), 'usage', 'read');
     const bucket = period === '24h' ? 'hour' : 'day';
     const [series, models, keys] = await Promise.all([
       overviewSeries(c.var.db, from, to, bucket),
@@ -238,7 +231,7 @@ export function uiRoutes() {
   // ── organisations ──
 
   const orgsPage = async (c: Ctx, error: string | null = null, values: Record<string, string> = {}, status: 200 | 400 | 403 = 200) => {
-    const rows = await actions.listOrgs(ctxFor(c));
+    const rows = await actions.listOrgs(actionContext(c));
     return c.html(
       <Layout title="Organisations" page={c.var.page}>
         <div class="card">
@@ -265,7 +258,7 @@ export function uiRoutes() {
     const parsed = parse(createOrgSchema, { name: form.name });
     if (!parsed.ok) return orgsPage(c, parsed.message, form, 400);
     try {
-      await actions.createOrg(ctxFor(c), parsed.value);
+      await actions.createOrg(actionContext(c), parsed.value);
     } catch (e) {
       return orgsPage(c, problem(e), form, 400);
     }
@@ -275,7 +268,7 @@ export function uiRoutes() {
   // ── provider keys ──
 
   const providerKeysPage = async (c: Ctx, error: string | null = null, values: Record<string, string> = {}, status: 200 | 400 = 200) => {
-    const ctx = ctxFor(c);
+    const ctx = actionContext(c);
     const [orgRows, keys] = await Promise.all([actions.listOrgs(ctx), actions.listProviderKeys(ctx)]);
     const orgName = new Map(orgRows.map((o) => [o.id, o.name]));
     return c.html(
@@ -332,7 +325,7 @@ export function uiRoutes() {
     });
     if (!parsed.ok) return providerKeysPage(c, parsed.message, keep, 400);
     try {
-      await actions.createProviderKey(ctxFor(c), parsed.value);
+      await actions.createProviderKey(actionContext(c), parsed.value);
     } catch (e) {
       return providerKeysPage(c, problem(e), keep, 400);
     }
@@ -340,7 +333,7 @@ export function uiRoutes() {
   });
   ui.post('/provider-keys/:id/delete', async (c) => {
     try {
-      await actions.deleteProviderKey(ctxFor(c), c.req.param('id'));
+      await actions.deleteProviderKey(actionContext(c), c.req.param('id'));
     } catch (e) {
       return providerKeysPage(c, problem(e), {}, 400);
     }
@@ -350,7 +343,7 @@ export function uiRoutes() {
   // ── virtual keys ──
 
   ui.get('/keys', async (c) => {
-    const ctx = ctxFor(c);
+    const ctx = actionContext(c);
     const orgFilter = c.req.query('org_id') || undefined;
     const status = c.req.query('status') || '';
     const [orgRows, keys, lastUsed] = await Promise.all([actions.listOrgs(ctx), actions.listVirtualKeys(ctx, orgFilter), lastUsedByKey(c.var.db)]);
@@ -384,7 +377,7 @@ export function uiRoutes() {
   });
 
   const newKeyPage = async (c: Ctx, error: string | null = null, values: Record<string, string> = {}, status: 200 | 400 = 200) => {
-    const orgRows = await actions.listOrgs(ctxFor(c));
+    const orgRows = await actions.listOrgs(actionContext(c));
     return c.html(
       <Layout title="Create a virtual key" page={c.var.page}>
         <div class="card">
@@ -424,7 +417,7 @@ export function uiRoutes() {
     if (!parsed.ok) return newKeyPage(c, parsed.message, form, 400);
     let created: Awaited<ReturnType<typeof actions.createVirtualKey>>;
     try {
-      created = await actions.createVirtualKey(ctxFor(c), parsed.value);
+      created = await actions.createVirtualKey(actionContext(c), parsed.value);
     } catch (e) {
       return newKeyPage(c, problem(e), form, 400);
     }
@@ -445,7 +438,7 @@ export function uiRoutes() {
   });
 
   ui.get('/keys/:id', async (c) => {
-    const ctx = ctxFor(c);
+    const ctx = actionContext(c);
     const key = await actions.findVirtualKey(ctx, c.req.param('id'));
     const events = await listEvents(c.var.db, { key_id: key.id, limit: 20 });
     const totals = events.data.reduce((a, e) => ({ tokens: a.tokens + (e.input_tokens ?? 0) + (e.output_tokens ?? 0), cost: a.cost + (e.cost_usd ?? 0) }), { tokens: 0, cost: 0 });
@@ -464,7 +457,7 @@ export function uiRoutes() {
   });
 
   ui.get('/keys/:id/revoke', async (c) => {
-    const key = await actions.findVirtualKey(ctxFor(c), c.req.param('id'));
+    const key = await actions.findVirtualKey(actionContext(c), c.req.param('id'));
     return c.html(
       <Layout title="Revoke virtual key" page={c.var.page}>
         <div class="card">
@@ -478,7 +471,7 @@ export function uiRoutes() {
     );
   });
   ui.post('/keys/:id/revoke', async (c) => {
-    await actions.revokeVirtualKey(ctxFor(c), c.req.param('id'));
+    await actions.revokeVirtualKey(actionContext(c), c.req.param('id'));
     return c.redirect('/ui/keys', 303);
   });
 
@@ -487,7 +480,7 @@ export function uiRoutes() {
   ui.get('/requests', async (c) => {
     const parsed = parse(eventsQuerySchema, Object.fromEntries(Object.entries(c.req.query()).filter(([, v]) => v !== '')));
     const q = parsed.ok ? parsed.value : eventsQuerySchema.parse({});
-    await actions.authorize(ctxFor(c), 'event', 'list');
+    await actions.authorize(actionContext(c), 'event', 'list');
     const page = await listEvents(c.var.db, q);
     const next = new URLSearchParams({ ...Object.fromEntries(Object.entries(c.req.query()).filter(([k, v]) => k !== 'cursor' && v !== '')), ...(page.next_cursor ? { cursor: page.next_cursor } : {}) });
     return c.html(
@@ -511,7 +504,7 @@ export function uiRoutes() {
   ui.get('/audit', async (c) => {
     const parsed = parse(auditLogQuerySchema, Object.fromEntries(Object.entries(c.req.query()).filter(([k, v]) => v !== '' && k !== 'verify')));
     const q = parsed.ok ? parsed.value : auditLogQuerySchema.parse({});
-    await actions.authorize(ctxFor(c), 'admin_audit', 'list');
+    await actions.authorize(actionContext(c), 'admin_audit', 'list');
     const [page, chain] = await Promise.all([auditLogPage(c.var.db, q), c.req.query('verify') ? verifyAuditChain(c.var.db) : Promise.resolve(null)]);
     const next = new URLSearchParams({ ...Object.fromEntries(Object.entries(c.req.query()).filter(([k, v]) => k !== 'cursor' && k !== 'verify' && v !== '')), ...(page.next_cursor ? { cursor: String(page.next_cursor) } : {}) });
     return c.html(
