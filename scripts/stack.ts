@@ -54,14 +54,15 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, child?: ChildProcess): Promise<void> {
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, child?: ChildProcess, recent?: string[]): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const tail = () => (recent?.length ? `:\n${recent.join('\n')}` : '');
   while (Date.now() < deadline) {
-    if (child && child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode}`);
+    if (child && child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode}${tail()}`);
     if (await check().catch(() => false)) return;
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`${what} did not become ready within ${timeoutMs} ms`);
+  throw new Error(`${what} did not become ready within ${timeoutMs} ms${tail()}`);
 }
 
 const httpOk = (url: string) => async () => (await fetch(url, { signal: AbortSignal.timeout(2000) })).ok;
@@ -258,7 +259,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       ],
       { cwd: ROOT, env: { ...process.env, ...OFFLINE_ENV, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
     );
-    pipeLines(wrangler, 'wrangler', log);
+    // The last lines wrangler printed go into the error if it fails to start.
+    const recent: string[] = [];
+    pipeLines(wrangler, 'wrangler', (source, line) => {
+      recent.push(line);
+      if (recent.length > 30) recent.shift();
+      log(source, line);
+    });
     cleanups.push(() => killTree(wrangler, 2500));
 
     // The admin port reaches the same wrangler listener; the dev-edge Worker routes by port.
@@ -276,8 +283,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 
     const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
     const adminUrl = `http://127.0.0.1:${adminPort}`;
-    await waitFor('gateway Worker', httpOk(`${gatewayUrl}/healthz`), 90_000, wrangler);
-    await waitFor('admin Worker', httpOk(`${adminUrl}/healthz`), 30_000, wrangler);
+    await waitFor('gateway Worker', httpOk(`${gatewayUrl}/healthz`), 90_000, wrangler, recent);
+    await waitFor('admin Worker', httpOk(`${adminUrl}/healthz`), 30_000, wrangler, recent);
     log('stack', 'workers ready');
 
     return {

@@ -238,8 +238,22 @@ function bundles() {
   return { gateway: size(path.join(OUT, 'gateway', 'index.js')), admin: size(path.join(OUT, 'admin', 'index.js')) };
 }
 
-/** Events/s the Queue consumer stores in Postgres, and lag from request to row, on the npm start stack. */
+/**
+ * Starting a stack right after the throughput tests can lose a race for a port: freePort() hands
+ * out an ephemeral port that the tens of thousands of client connections just made may take before
+ * wrangler binds it. One retry with fresh ports, and the first failure is printed.
+ */
 async function auditPipeline(databaseUrl?: string) {
+  try {
+    return await auditPipelineOnce(databaseUrl);
+  } catch (e) {
+    console.log(`audit pipeline: first attempt failed, retrying once: ${e instanceof Error ? e.message : e}`);
+    return auditPipelineOnce(databaseUrl);
+  }
+}
+
+/** Events/s the Queue consumer stores in Postgres, and lag from request to row, on the npm start stack. */
+async function auditPipelineOnce(databaseUrl?: string) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'routero-bench-'));
   const stack = await startStack({
     gatewayPort: await freePort(),
