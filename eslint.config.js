@@ -14,13 +14,13 @@ export default tseslint.config(
     },
   },
   {
-    files: ['worker/**/*.ts'],
+    files: ['worker/**/*.{ts,tsx,js,mjs}'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
-            { group: ['**/lib/db/**', '@neondatabase/*', 'drizzle-orm', 'drizzle-orm/*', 'pg'], message: 'The gateway has no path to the database.' },
+            { group: ['**/db/**', '@neondatabase/*', '@electric-sql/*', 'postgres', 'drizzle-orm', 'drizzle-orm/*', 'pg'], message: 'The gateway has no path to the database.' },
             { group: ['**/admin/**'], message: 'worker/ never imports admin/.' },
           ],
         },
@@ -28,13 +28,16 @@ export default tseslint.config(
     },
   },
   {
-    files: ['lib/**/*.ts'],
+    files: ['lib/**/*.{ts,tsx,js,mjs}'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/worker/**', '**/admin/**'], message: 'lib/ imports neither Worker.' }] }],
+      'no-restricted-imports': ['error', { patterns: [
+            { group: ['**/worker/**', '**/admin/**'], message: 'lib/ imports neither Worker.' },
+            { group: ['@neondatabase/*', 'drizzle-orm', 'drizzle-orm/*', 'pg', 'postgres'], message: 'lib/ is shared with the gateway: no database driver.' },
+          ] }],
     },
   },
   {
-    files: ['admin/**/*.ts'],
+    files: ['admin/**/*.{ts,tsx,js,mjs}'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['**/worker/**'], message: 'admin/ never imports worker/.' }] }],
     },

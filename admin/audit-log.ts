@@ -7,8 +7,8 @@
  */
 import { asc, desc, sql } from 'drizzle-orm';
 import { sha256Hex, uuidv7 } from '../lib/crypto/encoding';
-import type { Database } from '../lib/db/client';
-import { adminAuditLog } from '../lib/db/schema';
+import type { Database } from './db/client';
+import { adminAuditLog } from './db/schema';
 
 export const GENESIS_HASH = '0'.repeat(64);
 const LOCK_KEY = 0x726f7574; // "rout"

@@ -3,8 +3,8 @@
  * `rebuildKv` rewrites everything, so KV can always be recovered from Postgres.
  */
 import { and, desc, eq, isNull } from 'drizzle-orm';
-import type { Database } from '../lib/db/client';
-import { providerKeys, virtualKeys } from '../lib/db/schema';
+import type { Database } from './db/client';
+import { providerKeys, virtualKeys } from './db/schema';
 import { kvKeys, type ProviderKeyEntry, type VirtualKeyRecord } from '../lib/kv/records';
 
 type VirtualKeyRow = typeof virtualKeys.$inferSelect;

@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { CerbosClient, type Principal } from '../lib/authz/cerbos';
 import { timingSafeEqualText } from '../lib/crypto/encoding';
-import { closePool, openDatabase, type Database } from '../lib/db/client';
+import { closePool, openDatabase, type Database } from './db/client';
 import { authFailed, GatewayError } from '../lib/errors';
 import type { ActionContext, RequestMeta } from './actions';
 import type { AdminEnv } from './env';

@@ -1,8 +1,8 @@
 /** Read-only reports over the audit store and the admin audit log (no content: there is none). */
 import { and, desc, eq, gte, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { z } from 'zod';
-import type { Database } from '../lib/db/client';
-import { adminAuditLog, auditEvents, virtualKeys } from '../lib/db/schema';
+import type { Database } from './db/client';
+import { adminAuditLog, auditEvents, virtualKeys } from './db/schema';
 import { GatewayError } from '../lib/errors';
 import type { auditLogQuerySchema, eventsQuerySchema, usageQuerySchema } from './schemas';
 

@@ -12,8 +12,8 @@ import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { jwtVerify, SignJWT } from 'jose';
 import { bytesToHex, randomString, timingSafeEqualText } from '../lib/crypto/encoding';
-import type { Database } from '../lib/db/client';
-import { adminSessions } from '../lib/db/schema';
+import type { Database } from './db/client';
+import { adminSessions } from './db/schema';
 import { GatewayError } from '../lib/errors';
 import type { AdminEnv } from './env';
 

@@ -163,7 +163,7 @@ async function insertCapacity(databaseUrl: string | undefined, label: string) {
   const { PGlite } = await import('@electric-sql/pglite');
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
   const { migrateDatabase } = await import('../migrate');
-  const { toAuditRow } = await import('../../admin/consumer');
+  const { toAuditRow } = await import('../../admin/consumer/index');
   const { uuidv7 } = await import('../../lib/crypto/encoding');
   let url = databaseUrl;
   let cleanup = async () => undefined as void;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../lib/audit/event';
-import { backoffSeconds, toAuditRow } from '../../admin/consumer';
+import { backoffSeconds, toAuditRow } from '../../admin/consumer/index';
 import { priceEvent } from '../../admin/pricing';
 
 const event = (over: Partial<AuditEvent>): AuditEvent => ({

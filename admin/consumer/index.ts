@@ -4,12 +4,12 @@
  * (DESIGN §4.6). A failed batch is retried with exponential backoff; after max_retries the Queue
  * moves it to the dead-letter queue, whose consumer tries once more and logs what still fails.
  */
-import { auditEventSchema, type AuditEvent } from '../lib/audit/event';
-import { closePool, openDatabase } from '../lib/db/client';
-import { auditEvents } from '../lib/db/schema';
-import { log } from '../lib/log';
-import type { AdminEnv } from './env';
-import { priceEvent } from './pricing';
+import { auditEventSchema, type AuditEvent } from '../../lib/audit/event';
+import { closePool, openDatabase } from '../db/client';
+import { auditEvents } from '../db/schema';
+import { log } from '../../lib/log';
+import type { AdminEnv } from '../env';
+import { priceEvent } from '../pricing';
 
 export function toAuditRow(event: AuditEvent): typeof auditEvents.$inferInsert {
   const cost = priceEvent(event);
