@@ -32,10 +32,16 @@ interface Sent {
   headers: string;
 }
 
+function headerText(headers: Headers): string {
+  const parts: string[] = [];
+  headers.forEach((value, name) => parts.push(`${name}: ${value}`));
+  return parts.join('\n');
+}
+
 async function send(url: string, init: RequestInit): Promise<Sent> {
   const res = await fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
   const body = await res.text();
-  return { status: res.status, requestId: res.headers.get('x-request-id') ?? '', body, headers: JSON.stringify([...res.headers]) };
+  return { status: res.status, requestId: res.headers.get('x-request-id') ?? '', body, headers: headerText(res.headers) };
 }
 
 function assertNoSecret(sent: Sent, what: string): void {
