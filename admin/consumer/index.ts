@@ -85,6 +85,16 @@ export type Pending =
   | { msg: Message<unknown>; quarantine: { reason: string; requestId: string | null; raw: Record<string, unknown> } };
 
 export function prepare(msg: Message<unknown>, queue: string): Pending {
+  try {
+    return classify(msg, queue);
+  } catch (e) {
+    // A bug here must not cost the message either: set it aside with the reason.
+    const reason = `consumer error: ${e instanceof Error ? e.message : String(e)}`;
+    return { msg, quarantine: { reason, requestId: requestIdOf(msg.body), raw: quarantineRecord(msg.body) } };
+  }
+}
+
+function classify(msg: Message<unknown>, queue: string): Pending {
   const strict = auditEventSchema.safeParse(msg.body);
   if (strict.success) return { msg, row: toAuditRow(strict.data) };
   const issue = strict.error.issues[0];
