@@ -34,6 +34,8 @@ export function describeDbError(e: unknown): string {
   let cur: unknown = e;
   // drizzle's own message repeats the query with its parameters: use the driver's message.
   while (cur && typeof cur === 'object' && (cur as { cause?: unknown }).cause) cur = (cur as { cause?: unknown }).cause;
-  const message = (cur instanceof Error ? cur.message : String(cur)).slice(0, 300);
+  // A failed WebSocket reaches us as an ErrorEvent, not an Error: read its `message` too.
+  const m = cur && typeof cur === 'object' ? (cur as { message?: unknown }).message : undefined;
+  const message = (typeof m === 'string' && m ? m : String(cur)).slice(0, 300);
   return state ? `SQLSTATE ${state}: ${message}` : message;
 }

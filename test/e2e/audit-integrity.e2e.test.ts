@@ -143,8 +143,8 @@ describe('absurd token counts from the provider', () => {
     expect([plain.status, streamed.status]).toEqual([200, 200]);
     // Before the fix the first was retried for minutes (int4 overflow, 22003) and the second lost.
     const rows = await storedEvents([plain.requestId, streamed.requestId], 10_000);
-    expect(rows.get(plain.requestId)![0]).toMatchObject({ input_tokens: '3000000000', output_tokens: null });
-    expect(rows.get(streamed.requestId)![0]).toMatchObject({ input_tokens: null, output_tokens: '3000000000' });
+    expect(rows.get(plain.requestId)![0]).toMatchObject({ input_tokens: 3_000_000_000, output_tokens: null });
+    expect(rows.get(streamed.requestId)![0]).toMatchObject({ input_tokens: null, output_tokens: 3_000_000_000 });
     expect(deadLetterTraffic().slice(before)).toEqual([]);
   });
 });
@@ -198,8 +198,8 @@ describe('the consumer against real Postgres', () => {
     const rows = await rowsById([...good, nul, big, huge, extra].map((b) => b.id as string));
     expect(rows.size).toBe(6);
     expect(rows.get(nul.id as string)!.model).toBe('mock/ab');
-    expect(rows.get(big.id as string)!.input_tokens).toBe('3000000000');
-    expect(rows.get(huge.id as string)).toMatchObject({ output_tokens: null, input_tokens: '10' });
+    expect(rows.get(big.id as string)!.input_tokens).toBe(3_000_000_000);
+    expect(rows.get(huge.id as string)).toMatchObject({ output_tokens: null, input_tokens: 10 });
     expect(JSON.stringify(rows.get(extra.id as string))).not.toContain('CONTENT-MUST-NOT-BE-STORED');
     const quarantined = await e2e.query<Json>('select * from audit_quarantine where request_id = $1', ['req-without-uuid']);
     expect(quarantined).toHaveLength(1);
