@@ -223,6 +223,8 @@ describe('the consumer against real Postgres', () => {
     expect((await e2e.admin('GET', '/audit-quarantine?cursor=junk')).status).toBe(400);
     const anonymous = await fetch(`${e2e.stack.adminUrl}/api/v1/audit-quarantine`);
     expect(anonymous.status).toBe(401);
+    const openapi = (await (await fetch(`${e2e.stack.adminUrl}/api/openapi.json`)).json()) as Json;
+    expect(Object.keys(openapi.paths)).toContain('/api/v1/audit-quarantine');
   });
 
   it('falls back to row by row when Postgres refuses the batch insert, storing the others at once', async () => {
