@@ -7,6 +7,7 @@ import { asGatewayError, GatewayError, toWireError } from '../lib/errors';
 import { uuidv7 } from '../lib/crypto/encoding';
 import { log } from '../lib/log';
 import { managementRoutes } from './api/management';
+import { quarantineRoutes } from './api/quarantine';
 import { reportRoutes } from './api/reports';
 import { storeBatch } from './consumer';
 import { buildOpenApi } from './openapi';
@@ -34,6 +35,7 @@ export function createAdminApp() {
   api.use('*', masterKeyAuth(), database());
   api.route('/', managementRoutes());
   api.route('/', reportRoutes());
+  api.route('/', quarantineRoutes());
   app.route('/api/v1', api);
 
   app.notFound((c) => toWireError(new GatewayError('not_found', `Unknown path: ${c.req.method} ${c.req.path}`), 'admin'));

@@ -3,6 +3,7 @@
  * validate with (zod's JSON Schema output), so the description cannot drift from the validation.
  */
 import { z } from 'zod';
+import { quarantineQuerySchema } from './api/quarantine';
 import { auditLogQuerySchema, createKeySchema, createOrgSchema, createProviderKeySchema, eventsQuerySchema, listQuerySchema, usageQuerySchema } from './schemas';
 
 interface Operation {
@@ -65,6 +66,9 @@ export function buildOpenApi() {
       '/api/v1/events': { get: op('Metadata events, newest first, with a cursor', { parameters: queryParams(eventsQuerySchema) }) },
       '/api/v1/audit-log': { get: op('The admin audit log, newest first, with a cursor', { parameters: queryParams(auditLogQuerySchema) }) },
       '/api/v1/audit-log/verify': { get: op('Verify the admin audit log hash chain') },
+      '/api/v1/audit-quarantine': {
+        get: op('Audit events the consumer could not store and set aside, newest first, with a cursor', { parameters: queryParams(quarantineQuerySchema) }),
+      },
       '/api/v1/admin/rebuild-kv': { post: op('Rewrite the KV read model from Postgres') },
       '/api/v1/admin/reencrypt-provider-keys': { post: op('Re-encrypt provider keys under the newest key-encryption key') },
     } as Record<string, Record<string, Operation>>,

@@ -29,3 +29,25 @@ export function modelAllowed(model: string, patterns: readonly string[]): boolea
 }
 
 export const MODEL_PATTERN_RE = /^[A-Za-z0-9._:*-]+\/[A-Za-z0-9._:*/@-]+$|^\*$/;
+
+/** Longest model name the gateway accepts: provider/model names are far shorter. */
+export const MODEL_NAME_MAX = 256;
+
+/**
+ * Characters a model name may not contain: controls (C0, DEL, C1: category Cc), lone surrogates
+ * (Cs; with the `u` flag a well-formed pair is one code point and does not match), format
+ * characters (Cf: bidi overrides and zero-width characters would make the admin UI show a name
+ * other than the one stored) and the Unicode line and paragraph separators (Zl, Zp).
+ */
+const NOT_PRINTABLE = /[\p{Cc}\p{Cs}\p{Cf}\p{Zl}\p{Zp}]/u;
+
+/**
+ * Why a client's model name cannot be used, or null when it can. Checked before the key's scope
+ * and the policy service, so hostile input never reaches Cerbos (a lone surrogate once made it
+ * answer with an error, which the gateway reported as an outage) nor an audit event uncapped.
+ */
+export function modelNameProblem(name: string): string | null {
+  if (name.length === 0 || name.length > MODEL_NAME_MAX) return `must be 1 to ${MODEL_NAME_MAX} characters long`;
+  if (NOT_PRINTABLE.test(name)) return 'must contain only printable characters (no control characters, NUL or lone surrogates)';
+  return null;
+}

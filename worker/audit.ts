@@ -1,14 +1,26 @@
 /**
  * One metadata event per data-plane request, whatever its outcome (DESIGN §3.8, §4.6). The
  * recorder collects attribution as the request proceeds and sends exactly once. Never content.
+ *
+ * Whatever the client sent, the event fits the Queue and the database: every text field is capped
+ * and cleaned (`cleanAuditText`), token counts are bounded (`boundCount`), and the
+ * serialized event is checked against the Queue's message size limit before it is batched.
  */
-import { emptyUsage, type AuditEvent, type Usage } from '../lib/audit/event';
+import {
+  boundCount,
+  cleanAuditText,
+  cleanNullableAuditText,
+  emptyUsage,
+  type AuditEvent,
+  type Usage,
+} from '../lib/audit/event';
 import { log } from '../lib/log';
 
 export class AuditRecorder {
   orgId: string | null = null;
   keyId: string | null = null;
   provider: string | null = null;
+  /** May hold whatever the client sent; `finish` caps and cleans it. */
   model: string | null = null;
   stream = false;
   private firstByteAt: number | null = null;
@@ -33,29 +45,104 @@ export class AuditRecorder {
   finish(status: number, errorType: string | null, usage: Usage = emptyUsage(), now = Date.now()): void {
     if (this.sent) return;
     this.sent = true;
-    const event: AuditEvent = {
+    const latency = Math.max(0, now - this.startedAt);
+    const event: AuditEvent = fitToQueueMessage({
       // One event per request: the request id (a UUIDv7) is the event id too.
       id: this.requestId,
-      request_id: this.requestId,
+      request_id: cleanAuditText(this.requestId),
       started_at: new Date(this.startedAt).toISOString(),
       finished_at: new Date(now).toISOString(),
       org_id: this.orgId,
-      key_id: this.keyId,
-      provider: this.provider,
-      model: this.model,
-      endpoint: this.endpoint,
+      key_id: cleanNullableAuditText(this.keyId),
+      provider: cleanNullableAuditText(this.provider),
+      model: cleanNullableAuditText(this.model),
+      endpoint: cleanAuditText(this.endpoint),
       stream: this.stream,
-      status,
-      error_type: errorType,
-      ...usage,
-      latency_ms: now - this.startedAt,
-      ttfb_ms: this.firstByteAt === null ? null : this.firstByteAt - this.startedAt,
-    };
+      status: Number.isInteger(status) && status >= 0 && status <= 999 ? status : 500,
+      error_type: cleanNullableAuditText(errorType),
+      // An upstream may report any number (3e9, 1e300): keep what a bigint holds, else null.
+      input_tokens: boundCount(usage.input_tokens),
+      output_tokens: boundCount(usage.output_tokens),
+      cache_read_tokens: boundCount(usage.cache_read_tokens),
+      cache_write_tokens: boundCount(usage.cache_write_tokens),
+      latency_ms: latency,
+      ttfb_ms: this.firstByteAt === null ? null : Math.max(0, this.firstByteAt - this.startedAt),
+    });
     if (!this.queue) return;
     const flush = batcherFor(this.queue).add(event);
     if (flush) this.waitUntil(flush);
   }
 }
+
+/**
+ * Cloudflare Queues' documented limits (https://developers.cloudflare.com/queues/platform/limits/):
+ * a message is at most 128 KB, where 1 KB = 1000 bytes and up to ~100 bytes of internal metadata
+ * count towards it; one `sendBatch` carries at most 100 messages and 256 KB in total.
+ */
+export interface QueueLimits {
+  messageBytes: number;
+  batchBytes: number;
+  batchMessages: number;
+  /** Internal metadata the Queue adds to each message. */
+  messageOverheadBytes: number;
+}
+
+export const QUEUE_LIMITS: QueueLimits = {
+  messageBytes: 128_000,
+  batchBytes: 256_000,
+  batchMessages: 100,
+  messageOverheadBytes: 100,
+};
+
+/** UTF-8 length of a string without encoding it. */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/** What the event costs against the Queue's limits: its JSON plus the Queue's metadata. */
+export function queuedSize(event: AuditEvent, limits: QueueLimits = QUEUE_LIMITS): number {
+  return utf8Length(JSON.stringify(event)) + limits.messageOverheadBytes;
+}
+
+const TRUNCATABLE = ['model', 'provider', 'key_id', 'error_type', 'endpoint', 'request_id'] as const;
+
+/**
+ * Shrinks the event's longest text fields until it fits one Queue message. With text capped at
+ * `AUDIT_TEXT_MAX` an event is ~2 KB at most, so this is the last line of defence should a field
+ * ever be added without a cap: an oversized message would make `sendBatch` refuse it.
+ */
+export function fitToQueueMessage(event: AuditEvent, limits: QueueLimits = QUEUE_LIMITS): AuditEvent {
+  let size = queuedSize(event, limits);
+  if (size <= limits.messageBytes) return event;
+  const fitted: AuditEvent = { ...event };
+  const originalSize = size;
+  while (size > limits.messageBytes) {
+    let longest: (typeof TRUNCATABLE)[number] | null = null;
+    for (const f of TRUNCATABLE) {
+      const v = fitted[f];
+      if (v && (longest === null || v.length > (fitted[longest] ?? '').length)) longest = f;
+    }
+    const text = longest ? fitted[longest] : null;
+    if (!longest || !text) break;
+    fitted[longest] = cleanAuditText(text, Math.floor(text.length / 2));
+    size = queuedSize(fitted, limits);
+  }
+  log('warn', 'audit event truncated to fit a queue message', { request_id: event.request_id, bytes: originalSize, fitted_bytes: size });
+  return fitted;
+}
+
+/** Delivery counters of this isolate, logged with every drop (the metric tests and operators read). */
+export const auditDelivery = { queued: 0, dropped: 0 };
 
 /**
  * Sends events in batches: each Queue send is a round trip, and under load one per request cost
@@ -67,16 +154,26 @@ export class AuditRecorder {
  * every event in the batch is handed to the Queue. Requests that join an open batch do not await
  * it: workerd cancels continuations that wait on a promise from another request's context. Their
  * events live and die with the same isolate as the opener's, exactly as their own sends would.
+ *
+ * One event must never cost the others: batches are cut by count and by bytes to the Queue's
+ * limits, and a batch the Queue refuses is split in halves (sent concurrently) down to single
+ * events, so only an event the Queue refuses on its own is dropped — counted and logged with its
+ * request id.
  */
 const FLUSH_WINDOW_MS = 5;
-const MAX_BATCH = 100; // Queues' sendBatch limit
-const SEND_ATTEMPTS = 4; // 50, 200, 800 ms apart
+/** A single event: 4 attempts, 50, 200, 800 ms apart (a Queue that refuses under load usually takes it moments later). */
+const SINGLE_SEND_ATTEMPTS = 4;
+/** A batch: one retry, then split, so a refused event is isolated within a second or two. */
+const BATCH_SEND_ATTEMPTS = 2;
 
-class AuditBatcher {
+export class AuditBatcher {
   private pending: AuditEvent[] = [];
   private scheduled: Promise<void> | null = null;
 
-  constructor(private readonly queue: Queue<AuditEvent>) {}
+  constructor(
+    private readonly queue: Queue<AuditEvent>,
+    private readonly limits: QueueLimits = QUEUE_LIMITS,
+  ) {}
 
   /** Returns the flush to wait for when this event opened a batch, else null. */
   add(event: AuditEvent): Promise<void> | null {
@@ -88,30 +185,54 @@ class AuditBatcher {
 
   private async flush(): Promise<void> {
     this.scheduled = null;
-    const events = this.pending.splice(0);
-    for (let i = 0; i < events.length; i += MAX_BATCH) {
-      const batch = events.slice(i, i + MAX_BATCH);
-      // A Queue that refuses a send under load usually takes it moments later: retry before
-      // giving up, still inside the opener's waitUntil.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await this.queue.sendBatch(batch.map((body) => ({ body, contentType: 'json' as const })));
-          break;
-        } catch (e) {
-          if (attempt < SEND_ATTEMPTS) {
-            await new Promise((r) => setTimeout(r, 50 * 4 ** (attempt - 1)));
-            continue;
-          }
-          log('error', 'audit events could not be queued', {
-            request_ids: batch.map((b) => b.request_id),
-            attempts: attempt,
-            reason: e instanceof Error ? e.message : String(e),
-          });
-          break;
-        }
+    for (const batch of packBatches(this.pending.splice(0), this.limits)) await this.send(batch);
+  }
+
+  private async send(batch: AuditEvent[]): Promise<void> {
+    const attempts = batch.length > 1 ? BATCH_SEND_ATTEMPTS : SINGLE_SEND_ATTEMPTS;
+    let reason = '';
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      try {
+        await this.queue.sendBatch(batch.map((body) => ({ body, contentType: 'json' as const })));
+        auditDelivery.queued += batch.length;
+        return;
+      } catch (e) {
+        reason = e instanceof Error ? e.message : String(e);
+        if (attempt < attempts) await new Promise((r) => setTimeout(r, 50 * 4 ** (attempt - 1)));
       }
     }
+    if (batch.length > 1) {
+      const half = Math.ceil(batch.length / 2);
+      await Promise.all([this.send(batch.slice(0, half)), this.send(batch.slice(half))]);
+      return;
+    }
+    auditDelivery.dropped += 1;
+    log('error', 'audit event dropped: the queue refused it', {
+      request_ids: batch.map((b) => b.request_id),
+      attempts,
+      reason,
+      dropped_total: auditDelivery.dropped,
+    });
   }
+}
+
+/** Cuts events into sendBatch calls within the Queue's count and byte limits, in order. */
+export function packBatches(events: AuditEvent[], limits: QueueLimits = QUEUE_LIMITS): AuditEvent[][] {
+  const batches: AuditEvent[][] = [];
+  let current: AuditEvent[] = [];
+  let bytes = 0;
+  for (const event of events) {
+    const size = queuedSize(event, limits);
+    if (current.length > 0 && (current.length >= limits.batchMessages || bytes + size > limits.batchBytes)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(event);
+    bytes += size;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
 }
 
 const batchers = new WeakMap<Queue<AuditEvent>, AuditBatcher>();

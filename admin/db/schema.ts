@@ -62,20 +62,45 @@ export const auditEvents = pgTable(
     stream: boolean('stream').notNull(),
     status: integer('status').notNull(),
     error_type: text('error_type'),
-    input_tokens: integer('input_tokens'),
-    output_tokens: integer('output_tokens'),
-    cache_read_tokens: integer('cache_read_tokens'),
-    cache_write_tokens: integer('cache_write_tokens'),
+    /**
+     * bigint: an upstream may report counts past int4's 2,147,483,647 (one did: 3,000,000,000), and
+     * a refused insert must never hold other events back. 'number' mode is exact: the gateway and
+     * the consumer keep counts within `MAX_TOKEN_COUNT` (10^12, far below 2^53).
+     */
+    input_tokens: bigint('input_tokens', { mode: 'number' }),
+    output_tokens: bigint('output_tokens', { mode: 'number' }),
+    cache_read_tokens: bigint('cache_read_tokens', { mode: 'number' }),
+    cache_write_tokens: bigint('cache_write_tokens', { mode: 'number' }),
     /** USD; null when the model has no known price (never 0 for unknown). */
     cost_usd: numeric('cost_usd', { precision: 20, scale: 10 }),
-    latency_ms: integer('latency_ms').notNull(),
-    ttfb_ms: integer('ttfb_ms'),
+    latency_ms: bigint('latency_ms', { mode: 'number' }).notNull(),
+    ttfb_ms: bigint('ttfb_ms', { mode: 'number' }),
     stored_at: timestamp('stored_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
     index('audit_events_org_started_idx').on(t.org_id, t.started_at),
     index('audit_events_key_started_idx').on(t.key_id, t.started_at),
   ],
+);
+
+/**
+ * Audit events the consumer could not store, set aside instead of dropped: an event that failed the
+ * schema beyond salvage, or a row Postgres refused even after cleaning. Metadata only: `raw` keeps
+ * the event's known fields (text cleaned of NUL and lone surrogates, capped), never an unknown field.
+ */
+export const auditQuarantine = pgTable(
+  'audit_quarantine',
+  {
+    id: uuid('id').primaryKey(),
+    /** `<queue>:<queue message id>`: a redelivered message is set aside once. */
+    message_key: text('message_key').notNull().unique(),
+    request_id: text('request_id'),
+    queue: text('queue').notNull(),
+    reason: text('reason').notNull(),
+    raw: jsonb('raw').$type<Record<string, unknown>>(),
+    received_at: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('audit_quarantine_received_idx').on(t.received_at)],
 );
 
 /**

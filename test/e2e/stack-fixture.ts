@@ -66,7 +66,13 @@ export async function startE2E(): Promise<E2E> {
     policyCacheTtlSeconds: 1,
     onLog: (source, line) => logs.push(`[${source}] ${line}`),
   });
-  const pool = new pg.Pool({ connectionString: stack.databaseUrl, max: 2 });
+  // bigint columns (token counts and latencies since migration 0003, the audit-log seq) hold
+  // values far below 2^53 in tests: read them as numbers, as the admin Worker's drizzle does.
+  const types = {
+    getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+      oid === pg.types.builtins.INT8 && format !== 'binary' ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+  };
+  const pool = new pg.Pool({ connectionString: stack.databaseUrl, max: 2, types });
   pool.on('error', () => undefined);
   return {
     stack,

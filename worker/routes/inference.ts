@@ -6,7 +6,7 @@ import type { Context } from 'hono';
 import type { ZodMiniType } from 'zod/mini';
 import { PolicyUnavailableError } from '../../lib/authz/cerbos';
 import { GatewayError, invalidField } from '../../lib/errors';
-import { modelAllowed, parseModelName } from '../../lib/models';
+import { modelAllowed, modelNameProblem, parseModelName } from '../../lib/models';
 import { readBodyText, parseJsonBody } from '../body';
 import type { Env } from '../env';
 import { createMessagesStreamTap, messagesRequestSchema, usageFromMessage } from '../formats/anthropic-messages';
@@ -46,7 +46,9 @@ export function inferenceHandler(endpoint: Endpoint, providerKeys: ProviderKeySt
     const modelName = body.model as string;
     const stream = body.stream === true;
     audit.stream = stream;
-    audit.model = modelName;
+    audit.model = modelName; // the recorder caps and cleans it, whatever it holds
+    const modelProblem = modelNameProblem(modelName);
+    if (modelProblem) throw invalidField(['model'], modelProblem);
 
     const ref = parseModelName(modelName);
     const adapter = ref ? providerFor(ref.provider) : null;
