@@ -19,8 +19,25 @@ function counterKey(clientIp: string | null): string {
   return `master_key:${clientIp ?? 'unknown'}`;
 }
 
-/** Takes a slot; returns its number within the current window (1 = first attempt). */
+/**
+ * Takes a slot; returns its number within the current window (1 = first attempt). If the counter
+ * cannot be written (after a retry) the attempt counts as over the limit: a limiter that cannot
+ * count must not let the key be compared (fail closed).
+ */
 export async function takeAttemptSlot(db: Queryable, clientIp: string | null): Promise<number> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const slot = await incrementCounter(db, clientIp);
+      if (slot !== null) return slot;
+    } catch {
+      // retried below; a persistent failure falls through to "over the limit"
+    }
+    await new Promise((r) => setTimeout(r, 20 * (attempt + 1)));
+  }
+  return Number.MAX_SAFE_INTEGER;
+}
+
+async function incrementCounter(db: Queryable, clientIp: string | null): Promise<number | null> {
   const windowStart = sql`now() - make_interval(mins => ${MASTER_KEY_WINDOW_MINUTES})`;
   const [row] = await db
     .insert(authFailureCounters)
@@ -33,7 +50,7 @@ export async function takeAttemptSlot(db: Queryable, clientIp: string | null): P
       },
     })
     .returning({ failures: authFailureCounters.failures });
-  return row!.failures;
+  return row?.failures ?? null;
 }
 
 /** A correct key: the attempt does not count against the address. */

@@ -9,7 +9,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { adminError } from '../errors';
 import { GatewayError } from '../../lib/errors';
 import { activeUserWithMemberships, findUserByEmail } from '../domain/users';
-import { parseBody } from '../validation';
+import { parseBody, parseWith } from '../validation';
 import { log } from '../../lib/log';
 import * as actions from '../actions';
 import { verifyAuditChain } from '../audit-log';
@@ -18,7 +18,7 @@ import { actionContext, cerbosFor, database, requestMeta, type AdminVariables } 
 import { buildOpenApi } from '../openapi';
 import { planFilter } from '../auth/plan';
 import { auditLogPage, auditVisibility, eventVisibility, lastUsedByKey, listEvents, overviewSeries, topBy } from '../queries';
-import { testLoginSchema, auditLogQuerySchema, createKeySchema, createOrgSchema, createProviderKeySchema, eventsQuerySchema } from '../schemas';
+import { listQuerySchema, testLoginSchema, auditLogQuerySchema, createKeySchema, createOrgSchema, createProviderKeySchema, eventsQuerySchema } from '../schemas';
 import { anonymousPrincipal, masterPrincipal } from '../auth/principal';
 import { masterUiLoginEnabled, sessionPrincipal } from '../auth/session-principal';
 import { masterKeyConfigured } from '../auth/api-auth';
@@ -380,7 +380,7 @@ export function uiRoutes() {
 
   ui.get('/keys', async (c) => {
     const ctx = actionContext(c);
-    const orgFilter = c.req.query('org_id') || undefined;
+    const orgFilter = parseWith(listQuerySchema, { org_id: c.req.query('org_id') || undefined }).org_id;
     const status = c.req.query('status') || '';
     const [orgRows, keys, lastUsed] = await Promise.all([actions.listOrgs(ctx), actions.listVirtualKeys(ctx, orgFilter), lastUsedByKey(c.var.db)]);
     const orgName = new Map(orgRows.map((o) => [o.id, o.name]));
