@@ -3,17 +3,18 @@
  * audit Queue and its dead-letter queue.
  */
 import { Hono } from 'hono';
-import { asGatewayError, GatewayError, toWireError } from '../lib/errors';
+import { GatewayError, toWireError } from '../lib/errors';
+import { adminError } from './errors';
 import { uuidv7 } from '../lib/crypto/encoding';
 import { log } from '../lib/log';
-import { managementRoutes } from './api/management';
-import { quarantineRoutes } from './api/quarantine';
-import { reportRoutes } from './api/reports';
+import { API_ROUTES } from './api/routes';
+import { mount } from './route-table';
 import { storeBatch } from './consumer';
 import { buildOpenApi } from './openapi';
 import { uiRoutes } from './ui/routes';
 import type { AdminEnv } from './env';
-import { database, masterKeyAuth, type AdminVariables } from './middleware';
+import { adminApiAuth } from './auth/api-auth';
+import { database, type AdminVariables } from './middleware';
 
 export function createAdminApp() {
   const app = new Hono<{ Bindings: AdminEnv; Variables: AdminVariables }>();
@@ -32,16 +33,14 @@ export function createAdminApp() {
   app.route('/ui', uiRoutes());
 
   const api = new Hono<{ Bindings: AdminEnv; Variables: AdminVariables }>();
-  api.use('*', masterKeyAuth(), database());
-  api.route('/', managementRoutes());
-  api.route('/', reportRoutes());
-  api.route('/', quarantineRoutes());
+  api.use('*', database(), adminApiAuth());
+  mount(api, API_ROUTES);
   app.route('/api/v1', api);
 
   app.notFound((c) => toWireError(new GatewayError('not_found', `Unknown path: ${c.req.method} ${c.req.path}`), 'admin'));
 
   app.onError((e, c) => {
-    const err = asGatewayError(e);
+    const err = adminError(e);
     const requestId = c.get('requestId');
     log(err.status >= 500 ? 'error' : 'warn', 'admin request failed', { request_id: requestId, status: err.status, reason: err.reason });
     return toWireError(err, 'admin', requestId);

@@ -1,9 +1,8 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { CerbosClient, type Principal } from '../lib/authz/cerbos';
-import { timingSafeEqualText } from '../lib/crypto/encoding';
 import { closePool, openDatabase, type Database } from './db/client';
-import { authFailed, GatewayError } from '../lib/errors';
-import type { ActionContext, RequestMeta } from './actions';
+import { GatewayError } from '../lib/errors';
+import type { ActionContext, RequestMeta } from './domain/change';
 import type { AdminEnv } from './env';
 
 export interface AdminVariables {
@@ -11,6 +10,8 @@ export interface AdminVariables {
   principal: Principal;
   db: Database;
   cerbos: CerbosClient;
+  /** Authorization decisions made while serving this request (checked by the route table). */
+  decisions: string[];
 }
 
 type AdminMiddleware = MiddlewareHandler<{ Bindings: AdminEnv; Variables: AdminVariables }>;
@@ -20,22 +21,6 @@ function unavailable(reason: string): GatewayError {
 }
 
 let cerbosCache: { url: string; client: CerbosClient } | null = null;
-
-/**
- * The management API's identity: `Authorization: Bearer <MASTER_KEY>`, compared in constant time.
- * Later login methods (SSO sessions) set the same `principal` variable.
- */
-export function masterKeyAuth(): AdminMiddleware {
-  return async function masterKeyAuth(c, next) {
-    if (!c.env.MASTER_KEY || c.env.MASTER_KEY.length < 16) throw unavailable('MASTER_KEY missing or shorter than 16 characters');
-    const cerbos = cerbosFor(c.env);
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
-    if (!m || !(await timingSafeEqualText(m[1]!, c.env.MASTER_KEY))) throw authFailed('master key mismatch');
-    c.set('cerbos', cerbos);
-    c.set('principal', { id: 'master', roles: ['admin'], version: '1', attr: { login_method: 'master_key' } });
-    await next();
-  };
-}
 
 /** A Pool for this request, ended after the response (DESIGN: one pool per request). */
 export function database(): AdminMiddleware {
@@ -62,7 +47,7 @@ export function requestMeta<V extends AdminVariables>(c: Context<{ Bindings: Adm
 
 /** Everything a management action needs, from the request (the API's and the UI's alike). */
 export function actionContext<V extends AdminVariables>(c: Context<{ Bindings: AdminEnv; Variables: V }>): ActionContext {
-  return { db: c.get('db'), env: c.env, principal: c.get('principal'), cerbos: c.get('cerbos'), meta: requestMeta(c) };
+  return { db: c.get('db'), env: c.env, principal: c.get('principal'), cerbos: c.get('cerbos'), meta: requestMeta(c), decisions: c.get('decisions') };
 }
 
 /** One Cerbos client per isolate and URL; decisions cached for 5 s. */

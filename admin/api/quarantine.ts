@@ -4,14 +4,9 @@
  * request id, the queue, and why it was set aside, so an operator can account for every request.
  */
 import { and, desc, eq, lt, type SQL } from 'drizzle-orm';
-import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Database } from '../db/client';
 import { auditQuarantine } from '../db/schema';
-import type { AdminEnv } from '../env';
-import { authorize } from '../actions';
-import { actionContext, type AdminVariables } from '../middleware';
-import { parseQuery } from '../validation';
 
 export const quarantineQuerySchema = z.object({
   request_id: z.string().max(256).optional(),
@@ -37,14 +32,4 @@ export async function listQuarantine(db: Database, q: z.infer<typeof quarantineQ
     data: page.map(({ message_key: _messageKey, ...row }) => row),
     next_cursor: rows.length > q.limit ? (page.at(-1)?.id ?? null) : null,
   };
-}
-
-export function quarantineRoutes() {
-  const app = new Hono<{ Bindings: AdminEnv; Variables: AdminVariables }>();
-  app.get('/audit-quarantine', async (c) => {
-    const q = parseQuery(c, quarantineQuerySchema);
-    await authorize(actionContext(c), 'audit_quarantine', 'list');
-    return c.json(await listQuarantine(c.var.db, q));
-  });
-  return app;
 }
