@@ -4,7 +4,8 @@
  */
 import { z } from 'zod';
 import { MODEL_PATTERN_RE } from '../lib/models';
-import { isPrivateHost, isValidCidr } from '../lib/net/cidr';
+import { isValidCidr } from '../lib/net/cidr';
+import { checkUpstreamBaseUrl } from '../lib/net/host';
 
 export const uuidField = (name: string) => z.string({ error: 'is required' }).uuid(`must be a ${name} id (UUID)`);
 const nameField = z.string({ error: 'is required' }).trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
@@ -12,15 +13,11 @@ const nameField = z.string({ error: 'is required' }).trim().min(1, 'must not be 
 export const createOrgSchema = z.strictObject({ name: nameField });
 
 export function createProviderKeySchema(allowPrivate: boolean) {
-  const baseUrl = z
-    .string()
-    .url('must be an absolute URL')
-    .refine((u) => {
-      const url = new URL(u);
-      return url.protocol === 'https:' || (allowPrivate && url.protocol === 'http:');
-    }, 'must use https')
-    .refine((u) => !new URL(u).username && !new URL(u).password, 'must not carry credentials')
-    .refine((u) => allowPrivate || !isPrivateHost(new URL(u).hostname), 'must not point at a private or loopback address');
+  // The gateway's own rule (lib/net/host.ts), so the API refuses exactly the URLs the gateway would.
+  const baseUrl = z.string().superRefine((u, ctx) => {
+    const checked = checkUpstreamBaseUrl(u, allowPrivate);
+    if (!checked.ok) ctx.addIssue({ code: 'custom', message: checked.reason });
+  });
   return z.strictObject({
     org_id: uuidField('organisation'),
     provider: z.enum(['openai', 'anthropic'], { error: 'must be one of: openai, anthropic' }),
