@@ -18,6 +18,7 @@ export default defineConfig(async () => {
           bindings: {
             CERBOS_URL: `http://127.0.0.1:${cerbosPort}`,
             ALLOW_PRIVATE_UPSTREAMS: 'true',
+            ROUTERO_ENV: 'development',
             ROUTERO_KEKS: '1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=',
           },
         },

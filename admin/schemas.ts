@@ -4,7 +4,8 @@
  */
 import { z } from 'zod';
 import { MODEL_PATTERN_RE } from '../lib/models';
-import { isPrivateHost, isValidCidr } from '../lib/net/cidr';
+import { isValidCidr } from '../lib/net/cidr';
+import { checkUpstreamBaseUrl } from '../lib/net/host';
 
 export const uuidField = (name: string) => z.string({ error: 'is required' }).uuid(`must be a ${name} id (UUID)`);
 
@@ -23,14 +24,6 @@ const inRange = (v: string) => {
   return Number.isFinite(t) && t >= Date.UTC(1970, 0, 1) && t < Date.UTC(10000, 0, 1);
 };
 
-function safeUrl(u: string): URL | null {
-  try {
-    return new URL(u);
-  } catch {
-    return null;
-  }
-}
-
 const ROLE_ENUM = z.enum(['org_admin', 'developer', 'auditor'], { error: 'must be one of: org_admin, developer, auditor' });
 
 export const addMemberSchema = z.strictObject({
@@ -44,21 +37,12 @@ export const changeRoleSchema = z.strictObject({ role: ROLE_ENUM });
 export const createOrgSchema = z.strictObject({ name: nameField });
 
 export function createProviderKeySchema(allowPrivate: boolean) {
-  // Each check parses on its own and treats "not a URL" as failing, so no check can throw.
-  const baseUrl = textField(2048)
-    .refine((u) => safeUrl(u) !== null, { message: 'must be an absolute URL', abort: true })
-    .refine((u) => {
-      const url = safeUrl(u);
-      return url !== null && (url.protocol === 'https:' || (allowPrivate && url.protocol === 'http:'));
-    }, 'must use https')
-    .refine((u) => {
-      const url = safeUrl(u);
-      return url !== null && !url.username && !url.password;
-    }, 'must not carry credentials')
-    .refine((u) => {
-      const url = safeUrl(u);
-      return url !== null && (allowPrivate || !isPrivateHost(url.hostname));
-    }, 'must not point at a private or loopback address');
+  // The gateway's own rule (lib/net/host.ts), so the API refuses exactly the URLs the gateway would;
+  // it parses without throwing, and NUL is refused like in every text input.
+  const baseUrl = textField(2048).superRefine((u, ctx) => {
+    const checked = checkUpstreamBaseUrl(u, allowPrivate);
+    if (!checked.ok) ctx.addIssue({ code: 'custom', message: checked.reason });
+  });
   return z.strictObject({
     org_id: uuidField('organisation'),
     provider: z.enum(['openai', 'anthropic'], { error: 'must be one of: openai, anthropic' }),

@@ -226,7 +226,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const devDir = path.join(persistDir, '..', `routero-dev-${gatewayPort}`);
     const common = {
       CERBOS_URL: cerbosUrl,
-      ALLOW_PRIVATE_UPSTREAMS: 'true',
+      // Local upstreams (fake providers, self-hosted models) are allowed unless the environment
+      // says otherwise: ALLOW_PRIVATE_UPSTREAMS=false npm start applies the production SSRF rule.
+      ALLOW_PRIVATE_UPSTREAMS: process.env.ALLOW_PRIVATE_UPSTREAMS === 'false' ? 'false' : 'true',
     };
     const edgeConfig = writeDevConfig(devDir, 'edge', path.join(ROOT, 'scripts', 'dev-edge', 'wrangler.toml'), {
       ADMIN_PORT: String(adminPort),
@@ -234,6 +236,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const gatewayConfig = writeDevConfig(devDir, 'gateway', path.join(ROOT, 'wrangler.toml'), {
       ...common,
       ROUTERO_KEKS: secrets.ROUTERO_KEKS,
+      ROUTERO_ENV: 'development',
       KEY_CACHE_TTL_SECONDS: String(opts.keyCacheTtlSeconds ?? 30),
       POLICY_CACHE_TTL_SECONDS: String(opts.policyCacheTtlSeconds ?? 10),
     });

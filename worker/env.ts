@@ -24,6 +24,14 @@ export interface Env {
   POLICY_CACHE_TTL_SECONDS?: string;
   /** Largest accepted request body in bytes (default 4 MiB). */
   MAX_BODY_BYTES?: string;
+  /**
+   * "production" (the wrangler.toml default) or "development" (local stack, tests). In production
+   * the gateway refuses to serve (503) a request that has no `request.cf` object: only Cloudflare's
+   * edge sets it, and only then is CF-Connecting-IP (used for CIDR allowlists) Cloudflare's word.
+   */
+  ROUTERO_ENV?: string;
+  /** "true" adds `Server-Timing: auth;desc="cache|bcrypt"` to answers (benchmarks); off by default. */
+  EXPOSE_SERVER_TIMING?: string;
 }
 
 export interface GatewayConfig {
@@ -32,6 +40,9 @@ export interface GatewayConfig {
   allowPrivateUpstreams: boolean;
   keyCacheTtlMs: number;
   maxBodyBytes: number;
+  /** True unless ROUTERO_ENV names a non-production environment. */
+  production: boolean;
+  exposeServerTiming: boolean;
 }
 
 function boundedInt(raw: string | undefined, fallback: number, min: number, max: number): number {
@@ -57,6 +68,8 @@ export function gatewayConfig(env: Env): Promise<GatewayConfig> {
     env.KEY_CACHE_TTL_SECONDS,
     env.POLICY_CACHE_TTL_SECONDS,
     env.MAX_BODY_BYTES,
+    env.ROUTERO_ENV,
+    env.EXPOSE_SERVER_TIMING,
   ]);
   if (cached?.source === source) {
     cached = { ...cached, env };
@@ -96,5 +109,8 @@ async function buildConfig(env: Env): Promise<GatewayConfig> {
     allowPrivateUpstreams: env.ALLOW_PRIVATE_UPSTREAMS === 'true',
     keyCacheTtlMs: boundedInt(env.KEY_CACHE_TTL_SECONDS, 30, 1, 30) * 1000,
     maxBodyBytes: boundedInt(env.MAX_BODY_BYTES, 4 * 1024 * 1024, 1024, 100 * 1024 * 1024),
+    // Fail closed: an unset or unknown value counts as production.
+    production: !['development', 'test'].includes(env.ROUTERO_ENV ?? ''),
+    exposeServerTiming: env.EXPOSE_SERVER_TIMING === 'true',
   };
 }

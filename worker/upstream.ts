@@ -5,39 +5,37 @@
 import { openPrepared, prepareSecret, type PreparedSecret } from '../lib/crypto/aes-gcm';
 import { GatewayError, type ErrorKind } from '../lib/errors';
 import { kvKeys, providerKeyListSchema, type ProviderKeyEntry } from '../lib/kv/records';
-import { isPrivateHost } from '../lib/net/cidr';
+import { BoundedLru } from '../lib/cache/lru';
+import { checkUpstreamBaseUrl } from '../lib/net/host';
 import type { Env, GatewayConfig } from './env';
 import type { ProviderAdapter } from './providers/types';
+import { redactSecret } from './redact';
 
 /**
- * Refuses upstream base URLs that are not https, or that name a private, loopback or link-local
- * address, unless the operator set ALLOW_PRIVATE_UPSTREAMS=true (local development and tests).
+ * Refuses upstream base URLs the shared SSRF rule refuses (lib/net/host.ts: https only, no
+ * credentials, no non-public address or internal name) unless the operator set
+ * ALLOW_PRIVATE_UPSTREAMS=true (local development and tests). The admin API refuses the same URLs.
  */
 export function checkedBaseUrl(raw: string, allowPrivate: boolean): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw providerConfigError(`base URL is not a URL`);
-  }
-  if (url.username || url.password) throw providerConfigError('base URL carries credentials');
-  if (url.protocol !== 'https:' && !(allowPrivate && url.protocol === 'http:')) {
-    throw providerConfigError(`base URL protocol ${url.protocol} not allowed`);
-  }
-  if (!allowPrivate && isPrivateHost(url.hostname)) throw providerConfigError('base URL is a private address');
-  return url.toString();
+  const checked = checkUpstreamBaseUrl(raw, allowPrivate);
+  if (!checked.ok) throw providerConfigError(`base URL ${checked.reason}`);
+  return checked.url.toString();
 }
 
 function providerConfigError(reason: string): GatewayError {
   return new GatewayError('upstream_unreachable', 'The provider for this model is misconfigured.', { reason });
 }
 
+/** Most (org, provider) ciphertext lists one isolate keeps. */
+const PROVIDER_KEY_CACHE_ENTRIES = 1_000;
+
 /**
- * Provider-key ciphertexts, cached per isolate as ciphertext only, for the key-cache TTL. An empty
+ * Provider-key ciphertexts, cached per isolate as ciphertext only, for the key-cache TTL, in a
+ * bounded LRU keyed by the KV key (organisation id and provider name: never client input). An empty
  * answer is not cached, so a newly added provider key works at once.
  */
 export class ProviderKeyStore {
-  private readonly cache = new Map<string, { entries: ProviderKeyEntry[]; expiresAt: number }>();
+  private readonly cache = new BoundedLru<ProviderKeyEntry[]>({ maxEntries: PROVIDER_KEY_CACHE_ENTRIES, ttlMs: 30_000 });
   /** Decoded ciphertext and AAD per cached entry (still no plaintext), so a call only decrypts. */
   private readonly prepared = new WeakMap<ProviderKeyEntry, PreparedSecret>();
 
@@ -53,12 +51,11 @@ export class ProviderKeyStore {
   async get(env: Env, orgId: string, provider: string, ttlMs: number): Promise<ProviderKeyEntry[]> {
     const kvKey = kvKeys.providerKeys(orgId, provider);
     const hit = this.cache.get(kvKey);
-    if (hit && hit.expiresAt > Date.now()) return hit.entries;
+    if (hit) return hit;
     const parsed = providerKeyListSchema.safeParse((await env.ROUTERO_KV.get(kvKey, 'json')) ?? []);
     const entries = parsed.success ? parsed.data : [];
     if (entries.length === 0) return entries;
-    if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(kvKey, { entries, expiresAt: Date.now() + ttlMs });
+    this.cache.set(kvKey, entries, ttlMs);
     return entries;
   }
 }
@@ -68,15 +65,23 @@ export interface ResolvedUpstream {
   apiKey: string | null;
 }
 
-export async function resolveUpstream(
+/** The provider key chosen for a call, still encrypted: what authorization looks at. */
+export interface UpstreamTarget {
+  baseUrl: string;
+  /** Null for providers that need no key (the built-in mock). */
+  entry: ProviderKeyEntry | null;
+}
+
+/** Chooses the organisation's provider key and checks its base URL; decrypts nothing. */
+export async function selectUpstream(
   store: ProviderKeyStore,
   env: Env,
   config: GatewayConfig,
   adapter: ProviderAdapter,
   orgId: string,
   modelName: string,
-): Promise<ResolvedUpstream> {
-  if (!adapter.requiresKey) return { baseUrl: adapter.defaultBaseUrl, apiKey: null };
+): Promise<UpstreamTarget> {
+  if (!adapter.requiresKey) return { baseUrl: adapter.defaultBaseUrl, entry: null };
   const entries = await store.get(env, orgId, adapter.name, config.keyCacheTtlMs);
   const entry = entries[0];
   if (!entry) {
@@ -86,7 +91,13 @@ export async function resolveUpstream(
       { code: 'model_not_found', param: 'model' },
     );
   }
-  const baseUrl = checkedBaseUrl(entry.base_url ?? adapter.defaultBaseUrl, config.allowPrivateUpstreams);
+  return { baseUrl: checkedBaseUrl(entry.base_url ?? adapter.defaultBaseUrl, config.allowPrivateUpstreams), entry };
+}
+
+/** Decrypts the chosen provider key, after authorization: plaintext exists only for allowed calls. */
+export async function openUpstream(store: ProviderKeyStore, config: GatewayConfig, target: UpstreamTarget): Promise<ResolvedUpstream> {
+  const { entry } = target;
+  if (!entry) return { baseUrl: target.baseUrl, apiKey: null };
   let apiKey: string;
   try {
     apiKey = await openPrepared(config.keyRing, store.preparedFor(entry));
@@ -95,15 +106,12 @@ export async function resolveUpstream(
       reason: `provider key ${entry.id}: ${e instanceof Error ? e.message : 'decrypt failed'}`,
     });
   }
-  return { baseUrl, apiKey };
+  return { baseUrl: target.baseUrl, apiKey };
 }
 
-const KEY_LIKE = /\b(?:sk|rk|pk|key|api[-_]?key)[-_][A-Za-z0-9*._-]{4,}/gi;
-
-/** Removes anything key-shaped (and the exact key) from an upstream message before it is shown. */
+/** Removes anything key-shaped (and every fragment of the key) from an upstream message. */
 export function redact(text: string, secret: string | null): string {
-  let out = secret ? text.split(secret).join('[redacted]') : text;
-  out = out.replace(KEY_LIKE, '[redacted]');
+  const out = redactSecret(text, secret);
   return out.length > 500 ? `${out.slice(0, 500)}…` : out;
 }
 
@@ -129,6 +137,15 @@ export function upstreamError(status: number, bodyText: string, apiKey: string |
     : status === 413 ? 'payload_too_large'
     : status >= 500 ? 'internal'
     : 'invalid_request';
+  // An upstream 401/403 is about the organisation's provider key; its text often quotes the key, so
+  // none of it is passed on, only a fixed sentence and the status.
+  if (status === 401 || status === 403) {
+    return new GatewayError(kind, `The provider rejected the organisation's provider key (upstream HTTP ${status}).`, {
+      status,
+      reason: `upstream HTTP ${status}`,
+      code: 'upstream_error',
+    });
+  }
   const detail = upstreamMessage(bodyText);
   const message = `Upstream provider returned HTTP ${status}${detail ? `: ${redact(detail, apiKey)}` : '.'}`;
   return new GatewayError(kind, message, { status, reason: `upstream HTTP ${status}`, code: 'upstream_error' });

@@ -33,14 +33,5 @@ export function ipInCidrs(ip: string | null | undefined, cidrs: readonly string[
   return false;
 }
 
-/**
- * Is this host a literal private, loopback, link-local or otherwise non-public address (or
- * `localhost`)? Used to refuse such upstream base URLs (SSRF) unless the operator allows them.
- */
-export function isPrivateHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.internal')) return true;
-  if (!ipaddr.isValid(host)) return false;
-  const range = normalize(ipaddr.parse(host)).range();
-  return range !== 'unicast';
-}
+/** The SSRF host rule lives in ./host (one checker for the admin API and the gateway). */
+export { isPrivateHost } from './host';

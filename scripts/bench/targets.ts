@@ -100,6 +100,9 @@ export async function startTargets(opts: { gatewayBundle: string; chunks: number
           ROUTERO_KEKS: kek,
           CERBOS_URL: cerbos.url,
           ALLOW_PRIVATE_UPSTREAMS: 'true',
+          ROUTERO_ENV: 'development',
+          // The benchmark reports which authentication path each request took.
+          EXPOSE_SERVER_TIMING: 'true',
           KEY_CACHE_TTL_SECONDS: '30',
           POLICY_CACHE_TTL_SECONDS: '10',
         },

@@ -39,7 +39,7 @@ describe('virtual-key authentication', () => {
   });
 
   it('runs bcrypt once per key, then serves warm requests from the isolate cache', async () => {
-    const h = harness();
+    const h = harness({ EXPOSE_SERVER_TIMING: 'true' });
     const { key } = await seedKey();
     const before = bcryptCounter.calls;
     const first = await h.call('/v1/chat/completions', { json: chat, key });

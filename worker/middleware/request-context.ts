@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
-import type { WireFormat } from '../../lib/errors';
+import { GatewayError, type WireFormat } from '../../lib/errors';
 import { uuidv7 } from '../../lib/crypto/encoding';
 import { AuditRecorder } from '../audit';
 import { gatewayConfig, type Env, type GatewayConfig } from '../env';
@@ -35,7 +35,16 @@ export function requestContext(): MiddlewareHandler<{ Bindings: Env; Variables: 
       'audit',
       endpoint ? new AuditRecorder(c.env.AUDIT_QUEUE, (p) => c.executionCtx.waitUntil(p), requestId, endpoint) : null,
     );
-    c.set('config', await gatewayConfig(c.env));
+    const config = await gatewayConfig(c.env);
+    // Cloudflare's edge sets `request.cf` and CF-Connecting-IP on every request it forwards, and
+    // overwrites any client-sent CF-Connecting-IP. A production Worker that sees no `cf` is not
+    // behind that edge, so the client IP (and every CIDR allowlist) would be the client's say-so.
+    if (config.production && !c.req.raw.cf) {
+      throw new GatewayError('unavailable', 'The gateway is not configured to serve requests.', {
+        reason: 'ROUTERO_ENV=production but the request has no request.cf object: CF-Connecting-IP cannot be trusted',
+      });
+    }
+    c.set('config', config);
     await next();
     c.header('x-request-id', requestId);
   };

@@ -1,5 +1,6 @@
 import type { ProviderName } from '../../lib/kv/records';
 import type { Endpoint } from '../formats/types';
+import type { ClientHeaderAllowlist } from './headers';
 
 /** What the gateway sends upstream. The URL always comes from server-side configuration. */
 export interface UpstreamCall {
@@ -14,6 +15,7 @@ export interface BuildRequestArgs {
   body: Record<string, unknown>;
   apiKey: string | null;
   baseUrl: string;
+  /** Every client header; adapters pass on only those in their `clientHeaders` allowlist. */
   clientHeaders: Headers;
 }
 
@@ -27,6 +29,8 @@ export interface ProviderAdapter {
   defaultBaseUrl: string;
   /** Models listed by GET /v1/models (any other model name is still routed). */
   knownModels: readonly string[];
+  /** Client headers passed upstream, with the shape each value must have; nothing else is. */
+  clientHeaders: ClientHeaderAllowlist;
   buildRequest(args: BuildRequestArgs): UpstreamCall;
   /** A provider answered in-process (the mock) instead of over the network. */
   localFetch?: (call: UpstreamCall, endpoint: Endpoint) => Promise<Response>;

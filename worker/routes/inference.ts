@@ -17,7 +17,8 @@ import { log } from '../../lib/log';
 import type { KeyAuthVariables } from '../middleware/key-auth';
 import type { RequestContextVariables } from '../middleware/request-context';
 import { providerFor } from '../providers';
-import { resolveUpstream, upstreamError, type ProviderKeyStore } from '../upstream';
+import { openUpstream, selectUpstream, upstreamError, type ProviderKeyStore } from '../upstream';
+import { safeUpstreamRequestId } from '../redact';
 import { tapStream } from '../stream';
 
 type GatewayContext = Context<{ Bindings: Env; Variables: RequestContextVariables & KeyAuthVariables }>;
@@ -73,11 +74,25 @@ export function inferenceHandler(endpoint: Endpoint, providerKeys: ProviderKeySt
       });
     }
 
+    // The provider key is chosen (still encrypted) before authorization, so the policy sees who owns
+    // it: the resource's attributes come from the provider-key record and the adapter, not from the
+    // virtual key (policies/model.yaml).
+    const target = await selectUpstream(providerKeys, c.env, config, adapter, key.org_id, modelName);
     let allowed: boolean;
     try {
       allowed = await config.cerbos.isAllowed(
         { id: key.id, roles: ['virtual_key'], version: String(key.version), attr: { org_id: key.org_id } },
-        { kind: 'model', id: modelName, attr: { org_id: key.org_id, provider: adapter.name } },
+        {
+          kind: 'model',
+          id: modelName,
+          attr: {
+            provider: adapter.name,
+            endpoint,
+            requires_provider_key: adapter.requiresKey,
+            provider_key_org_id: target.entry?.org_id ?? '',
+            provider_key_provider: target.entry?.provider ?? '',
+          },
+        },
         'invoke',
       );
     } catch (e) {
@@ -93,7 +108,7 @@ export function inferenceHandler(endpoint: Endpoint, providerKeys: ProviderKeySt
       });
     }
 
-    const upstream = await resolveUpstream(providerKeys, c.env, config, adapter, key.org_id, modelName);
+    const upstream = await openUpstream(providerKeys, config, target);
     const upstreamBody: Record<string, unknown> = { ...body, model: ref.model };
     let stripInjectedUsage = false;
     if (endpoint === 'chat_completions' && stream) {
@@ -147,9 +162,9 @@ export function inferenceHandler(endpoint: Endpoint, providerKeys: ProviderKeySt
       'content-type': res.headers.get('content-type') ?? 'application/json',
       'cache-control': 'no-store',
     });
-    const upstreamId = res.headers.get('x-request-id') ?? res.headers.get('request-id');
+    const upstreamId = safeUpstreamRequestId(res.headers, upstream.apiKey);
     if (upstreamId) headers.set('x-upstream-request-id', upstreamId);
-    headers.set('server-timing', `auth;desc="${c.get('keyAuthPath')}"`);
+    if (config.exposeServerTiming) headers.set('server-timing', `auth;desc="${c.get('keyAuthPath')}"`);
 
     const isSse = (res.headers.get('content-type') ?? '').includes('text/event-stream');
     if (stream && isSse && res.body) {

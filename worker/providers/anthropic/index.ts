@@ -1,4 +1,5 @@
 /** Anthropic Messages API. */
+import { allowedClientHeaders } from '../headers';
 import type { ProviderAdapter } from '../types';
 
 /** The API version sent when the client names none (Anthropic requires the header). */
@@ -11,14 +12,15 @@ export const anthropicProvider: ProviderAdapter = {
   // Like the official SDK, the base URL excludes /v1.
   defaultBaseUrl: 'https://api.anthropic.com',
   knownModels: ['claude-sonnet-4-5', 'claude-haiku-4-5', 'claude-opus-4-1'],
+  // The API version (a date) and opt-in beta features (comma-separated names, e.g.
+  // "prompt-caching-2024-07-31") shape the call; the official SDK sends both.
+  clientHeaders: {
+    'anthropic-version': /^\d{4}-\d{2}-\d{2}$/,
+    'anthropic-beta': /^[a-z0-9-]{1,64}(?:\s*,\s*[a-z0-9-]{1,64}){0,19}$/,
+  },
   buildRequest({ body, apiKey, baseUrl, clientHeaders }) {
-    const headers = new Headers({
-      'content-type': 'application/json',
-      'x-api-key': apiKey ?? '',
-      'anthropic-version': clientHeaders.get('anthropic-version') ?? DEFAULT_VERSION,
-    });
-    const beta = clientHeaders.get('anthropic-beta');
-    if (beta) headers.set('anthropic-beta', beta);
+    const headers = new Headers({ 'content-type': 'application/json', 'x-api-key': apiKey ?? '', 'anthropic-version': DEFAULT_VERSION });
+    for (const [name, value] of allowedClientHeaders(clientHeaders, anthropicProvider.clientHeaders)) headers.set(name, value);
     return { url: `${baseUrl.replace(/\/+$/, '')}/v1/messages`, headers, body: JSON.stringify(body) };
   },
 };

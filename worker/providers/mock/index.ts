@@ -102,6 +102,7 @@ export const mockProvider: ProviderAdapter = {
   requiresKey: false,
   defaultBaseUrl: 'mock://local',
   knownModels: ['echo', 'gpt-4o-mini', 'claude-sonnet-4-5'],
+  clientHeaders: {},
   buildRequest({ body, baseUrl, endpoint }) {
     return { url: `${baseUrl}/${endpoint}`, headers: new Headers(), body: JSON.stringify(body) };
   },

@@ -1,4 +1,5 @@
 /** OpenAI, and any OpenAI-compatible server an admin names as the provider key's base URL. */
+import { allowedClientHeaders } from '../headers';
 import type { ProviderAdapter } from '../types';
 
 export const openaiProvider: ProviderAdapter = {
@@ -8,12 +9,13 @@ export const openaiProvider: ProviderAdapter = {
   // Like the official SDK, the base URL includes the API version path.
   defaultBaseUrl: 'https://api.openai.com/v1',
   knownModels: ['gpt-4o', 'gpt-4o-mini', 'gpt-4.1', 'gpt-4.1-mini', 'o4-mini'],
+  // Chat Completions takes no shaping headers. OpenAI-Organization / OpenAI-Project choose whose
+  // account the shared provider key bills: they belong to the provider-key configuration, never to
+  // the client. OpenAI-Beta only opts into the Assistants API, which this gateway does not serve.
+  clientHeaders: {},
   buildRequest({ body, apiKey, baseUrl, clientHeaders }) {
     const headers = new Headers({ 'content-type': 'application/json', authorization: `Bearer ${apiKey ?? ''}` });
-    for (const name of ['openai-organization', 'openai-project']) {
-      const v = clientHeaders.get(name);
-      if (v) headers.set(name, v);
-    }
+    for (const [name, value] of allowedClientHeaders(clientHeaders, openaiProvider.clientHeaders)) headers.set(name, value);
     return { url: `${baseUrl.replace(/\/+$/, '')}/chat/completions`, headers, body: JSON.stringify(body) };
   },
 };
