@@ -135,7 +135,7 @@ export async function deleteProviderKey(ctx: ActionContext, id: string) {
 // ── virtual keys ──
 
 export async function createVirtualKey(ctx: ActionContext, input: z.infer<typeof createKeySchema>) {
-  const ownerUserId = typeof ctx.principal.attr.user_id === 'string' ? ctx.principal.attr.user_id : null;
+  const ownerUserId = typeof ctx.principal.attr.user_id === 'string' && ctx.principal.attr.user_id ? ctx.principal.attr.user_id : null;
   const { id, secret, key } = newVirtualKey();
   const secretHash = await bcrypt.hash(secret, BCRYPT_COST);
   const row = await change(

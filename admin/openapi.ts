@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { quarantineQuerySchema } from './api/quarantine';
-import { auditLogQuerySchema, createKeySchema, createOrgSchema, createProviderKeySchema, eventsQuerySchema, listQuerySchema, usageQuerySchema } from './schemas';
+import { auditLogQuerySchema, createApiTokenSchema, createKeySchema, createOrgSchema, createProviderKeySchema, eventsQuerySchema, listQuerySchema, usageQuerySchema } from './schemas';
 
 interface Operation {
   summary: string;
@@ -45,7 +45,7 @@ export function buildOpenApi() {
     openapi: '3.1.0',
     info: { title: 'Routero management API', version: '1', description: 'Organisations, provider keys, virtual keys, usage, metadata events and the admin audit log.' },
     servers: [{ url: '/' }],
-    components: { securitySchemes: { masterKey: { type: 'http', scheme: 'bearer', description: 'The MASTER_KEY secret' } } },
+    components: { securitySchemes: { masterKey: { type: 'http', scheme: 'bearer', description: 'The MASTER_KEY secret, or an admin API token (rtat_…)' } } },
     paths: {
       '/api/v1/orgs': {
         post: op('Create an organisation', { requestBody: body(createOrgSchema) }, '201'),
@@ -66,6 +66,11 @@ export function buildOpenApi() {
       '/api/v1/events': { get: op('Metadata events, newest first, with a cursor', { parameters: queryParams(eventsQuerySchema) }) },
       '/api/v1/audit-log': { get: op('The admin audit log, newest first, with a cursor', { parameters: queryParams(auditLogQuerySchema) }) },
       '/api/v1/audit-log/verify': { get: op('Verify the admin audit log hash chain') },
+      '/api/v1/api-tokens': {
+        post: op('Create an admin API token; the plaintext token is in the response, this once', { requestBody: body(createApiTokenSchema) }, '201'),
+        get: op('List admin API tokens (never a hash)', { parameters: queryParams(listQuerySchema) }),
+      },
+      '/api/v1/api-tokens/{id}/revoke': { post: op('Revoke an admin API token', { parameters: idParam('id') }) },
       '/api/v1/audit-quarantine': {
         get: op('Audit events the consumer could not store and set aside, newest first, with a cursor', { parameters: queryParams(quarantineQuerySchema) }),
       },

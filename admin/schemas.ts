@@ -34,6 +34,20 @@ export const addMemberSchema = z.strictObject({
 
 export const changeRoleSchema = z.strictObject({ role: ROLE_ENUM });
 
+export const createApiTokenSchema = z.strictObject({
+  org_id: uuidField('organisation'),
+  name: nameField,
+  role: ROLE_ENUM,
+  expires_at: z.iso
+    .datetime({ offset: true, error: 'must be an ISO 8601 date-time, e.g. 2027-01-01T00:00:00Z' })
+    .refine((v) => Date.parse(v) > Date.now(), 'must be in the future')
+    .refine(inRange, 'must be before 9999-12-31')
+    .nullish(),
+});
+
+/** An API token id (the `<id>` in `rtat_<id>_<secret>`). */
+export const apiTokenIdField = z.string().regex(/^[a-z2-7]{16}$/, 'must be an API token id (16 characters a–z, 2–7)');
+
 export const createOrgSchema = z.strictObject({ name: nameField });
 
 export function createProviderKeySchema(allowPrivate: boolean) {

@@ -41,7 +41,7 @@ function principals() {
   };
   for (const role of ['org_admin', 'developer', 'auditor'] as const) {
     // The same person id in every role, so "owned by me" means the same resource for each.
-    out[role] = { id: ME, roles: ['user'], attr: { ...empty, [`${role}_of`]: ['org-a'], member_of: ['org-a'], login_method: 'oidc', mfa: true } };
+    out[role] = { id: ME, roles: ['user'], attr: { ...empty, user_id: ME, [`${role}_of`]: ['org-a'], member_of: ['org-a'], login_method: 'oidc', mfa: true } };
   }
   return out;
 }

@@ -4,6 +4,7 @@ import * as actions from '../actions';
 import { verifyAuditChain } from '../audit-log';
 import { planFilter } from '../auth/plan';
 import { authorize } from '../domain/change';
+import { createApiToken, listApiTokens, revokeApiToken } from '../domain/api-tokens';
 import { addMember, changeMemberRole, listMembers, reactivateUser, removeMember, suspendUser } from '../domain/users';
 import { actionContext, type AdminVariables } from '../middleware';
 import { auditLogPage, auditVisibility, eventVisibility, listEvents, usageSummary } from '../queries';
@@ -11,6 +12,8 @@ import { route, type AdminRoute } from '../route-table';
 import { listQuarantine, quarantineQuerySchema } from './quarantine';
 import {
   addMemberSchema,
+  apiTokenIdField,
+  createApiTokenSchema,
   auditLogQuerySchema,
   changeRoleSchema,
   createKeySchema,
@@ -30,6 +33,7 @@ const orgParam = (v: string | undefined) => parseWith(uuidField('organisation'),
 const userParam = (v: string | undefined) => parseWith(uuidField('user'), v);
 const providerKeyParam = (v: string | undefined) => parseWith(uuidField('provider key'), v);
 const keyParam = (v: string | undefined) => parseWith(virtualKeyIdField, v);
+const tokenParam = (v: string | undefined) => parseWith(apiTokenIdField, v);
 
 export const API_ROUTES: AdminRoute<E>[] = [
   route('POST', '/orgs', 'org', 'create', async (c) => c.json(await actions.createOrg(actionContext(c), await parseBody(c, createOrgSchema)), 201)),
@@ -91,6 +95,12 @@ export const API_ROUTES: AdminRoute<E>[] = [
     await authorize(actionContext(c), { kind: 'admin_audit' }, 'verify');
     return c.json(await verifyAuditChain(c.var.db));
   }),
+
+  route('POST', '/api-tokens', 'api_token', 'create', async (c) =>
+    c.json(await createApiToken(actionContext(c), await parseBody(c, createApiTokenSchema)), 201, { 'cache-control': 'no-store' }),
+  ),
+  route('GET', '/api-tokens', 'api_token', 'list', async (c) => c.json({ data: await listApiTokens(actionContext(c), parseQuery(c, listQuerySchema).org_id) })),
+  route('POST', '/api-tokens/:id/revoke', 'api_token', 'revoke', async (c) => c.json(await revokeApiToken(actionContext(c), tokenParam(c.req.param('id'))))),
 
   route('GET', '/audit-quarantine', 'audit_quarantine', 'list', async (c) => {
     const q = parseQuery(c, quarantineQuerySchema);

@@ -1,6 +1,8 @@
 /**
  * Who is calling the management API:
  * - `Authorization: Bearer <MASTER_KEY>` (break-glass and bootstrapping; compared in constant time),
+ * - `Authorization: Bearer rtat_…`, an admin API token acting with its role in its organisation
+ *   (./api-tokens.ts); failures share the master key's attempt limiter and are audited alike,
  * - or the admin UI's session cookie (a signed-in person), so the UI's own scripts and tests act as
  *   that person. Cookie-authenticated POSTs must send `content-type: application/json`: a
  *   cross-site form cannot, and a cross-site script would need a CORS preflight this API never
@@ -15,6 +17,7 @@ import { recordAction } from '../domain/change';
 import { cerbosFor, requestMeta, type AdminVariables } from '../middleware';
 import { giveBackSlot, MASTER_KEY_LIMITS, takeAttemptSlot } from './master-key-limiter';
 import { currentSession } from '../session';
+import { looksLikeApiToken, principalForApiToken } from './api-tokens';
 import { anonymousPrincipal, masterPrincipal } from './principal';
 import { sessionPrincipal } from './session-principal';
 
@@ -38,6 +41,16 @@ export function adminApiAuth(): AdminMiddleware {
       const meta = requestMeta(c);
       const slot = await takeAttemptSlot(c.var.db, meta.clientIp);
       const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+      if (m && looksLikeApiToken(m[1]!)) {
+        const found = slot <= MASTER_KEY_LIMITS.api ? await principalForApiToken(c.var.db, m[1]!) : null;
+        if (!found) {
+          await recordAction({ db: c.var.db, meta, principal: anonymousPrincipal('api_token') }, 'api.authenticate', slot > MASTER_KEY_LIMITS.api ? 'denied' : 'failed', { type: 'api', id: null });
+          throw authFailed(slot > MASTER_KEY_LIMITS.api ? 'credential attempts over the limit' : 'api token unknown, revoked, expired or outranking its creator');
+        }
+        await giveBackSlot(c.var.db, meta.clientIp);
+        c.set('principal', found.principal);
+        return next();
+      }
       const ok = slot <= MASTER_KEY_LIMITS.api && m !== null && (await timingSafeEqualText(m[1]!, c.env.MASTER_KEY));
       if (!ok) {
         // Audited without the presented value (issue 8 finding 4).

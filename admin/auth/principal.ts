@@ -75,6 +75,29 @@ export function userPrincipal(user: PrincipalUser, memberships: Membership[], lo
   };
 }
 
+/**
+ * An admin API token: acts with its one role in its one organisation. Its id in decisions and in the
+ * audit log is `api_token:<id>`; `user_id` is the person who created it (their keys are the token's
+ * "own" keys), or empty for a token the master key made.
+ */
+export function apiTokenPrincipal(
+  token: { id: string; org_id: string; role: OrgRole; created_at: Date },
+  creator: { id: string; email: string } | null,
+): Principal {
+  return {
+    id: `api_token:${token.id}`,
+    roles: ['user'],
+    version: `t${token.created_at.getTime()}`,
+    attr: {
+      login_method: 'api_token',
+      mfa: false,
+      email: creator?.email ?? '',
+      user_id: creator?.id ?? '',
+      ...membershipAttrs([{ orgId: token.org_id, role: token.role }]),
+    },
+  };
+}
+
 /** The anonymous caller of a failed login (recorded as `unknown`). */
 export function anonymousPrincipal(loginMethod: LoginMethod): Principal {
   return { id: 'unknown', roles: [], version: '0', attr: { login_method: loginMethod, mfa: false, email: '', ...membershipAttrs([]) } };
@@ -82,7 +105,7 @@ export function anonymousPrincipal(loginMethod: LoginMethod): Principal {
 
 /** What the admin audit log writes for this principal. */
 export function auditActor(p: Principal): AuditActor {
-  const userId = typeof p.attr.user_id === 'string' ? p.attr.user_id : null;
+  const userId = typeof p.attr.user_id === 'string' && p.attr.user_id ? p.attr.user_id : null;
   const email = typeof p.attr.email === 'string' && p.attr.email ? p.attr.email : null;
   return {
     actor: p.id,

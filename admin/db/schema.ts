@@ -80,6 +80,31 @@ export const providerKeys = pgTable(
   (t) => [index('provider_keys_org_provider_idx').on(t.org_id, t.provider)],
 );
 
+/**
+ * Admin API tokens (automation): `rtat_<id>_<secret>`. Only SHA-256 of the secret is kept — the
+ * secret is 256 random bits, so a fast hash is as safe as a slow one and keeps every API call free
+ * of bcrypt (decision 0008). Each token acts with one role in one organisation, and never with more
+ * than the person who created it still holds (checked on every use).
+ */
+export const apiTokens = pgTable(
+  'api_tokens',
+  {
+    id: text('id').primaryKey(),
+    org_id: uuid('org_id').notNull().references(() => orgs.id),
+    name: text('name').notNull(),
+    role: text('role').$type<OrgRole>().notNull(),
+    secret_sha256: text('secret_sha256').notNull(),
+    /** The person who made it (null for the master key); the token never outranks them. */
+    created_by_user_id: uuid('created_by_user_id').references(() => users.id),
+    created_by: text('created_by').notNull(),
+    expires_at: timestamp('expires_at', { withTimezone: true }),
+    revoked_at: timestamp('revoked_at', { withTimezone: true }),
+    last_used_at: timestamp('last_used_at', { withTimezone: true }),
+    created_at: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('api_tokens_org_idx').on(t.org_id)],
+);
+
 export const virtualKeys = pgTable(
   'virtual_keys',
   {
