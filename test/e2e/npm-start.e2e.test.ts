@@ -149,6 +149,7 @@ describe('npm start', () => {
   beforeAll(async () => {
     s = await npmStart();
   });
+  // eslint-disable-next-line security/detect-non-literal-regexp -- label is one of the fixed banner labels in this file
   const printed = (label: string) => new RegExp(`${label}:\\s+(\\S+)`).exec(s.output())?.[1] ?? '';
 
   it('prints the gateway URL, the admin URL, the master key and a demo key', () => {
