@@ -80,10 +80,20 @@ export function stopTied(child: ChildProcess): Promise<void> {
   });
 }
 
+/** npm's process: `npm start` as its title, or node running npm-cli.js. */
+function isNpm(pid: number): boolean {
+  try {
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return /(^|\/)npm$/.test(argv[0] ?? '') || /^npm /.test(argv[0] ?? '') || argv.some((a) => a.endsWith('npm-cli.js'));
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Calls `onGone` (once) when an ancestor that belongs to our process group — the terminal job that
  * `npm start` runs as: npm, its shell, tsx — exits. Ancestors outside the group (the user's shell,
- * init) are not watched. Linux only (/proc); elsewhere it watches the parent alone.
+ * init) and above npm are not watched. Linux only (/proc); elsewhere it watches the parent alone.
  */
 export function watchAncestors(onGone: (reason: string) => void, intervalMs = 200): () => void {
   const watched: Array<{ pid: number; startTime: string }> = [];
@@ -93,6 +103,9 @@ export function watchAncestors(onGone: (reason: string) => void, intervalMs = 20
       const stat = procStat(pid);
       if (!stat || stat.pgrp !== own.pgrp) break;
       watched.push({ pid, startTime: stat.startTime });
+      // npm is the top of what `npm start` runs; a shell script above it may end on purpose
+      // (`npm start &`) without meaning to stop us.
+      if (isNpm(pid)) break;
       pid = stat.ppid;
     }
   }
