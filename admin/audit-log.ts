@@ -104,6 +104,7 @@ export async function verifyAuditChain(db: Database): Promise<ChainReport> {
       if (row.seq !== expectedSeq) problems.push({ seq: row.seq, problem: `rows ${expectedSeq}–${row.seq - 1} are missing` });
       if (row.prev_hash !== prevHash) problems.push({ seq: row.seq, problem: 'prev_hash does not match the previous row (a row was removed or altered)' });
       const { hash, ...content } = row;
+      // eslint-disable-next-line security/detect-possible-timing-attacks -- compares a recomputed hash with a stored one; neither is a secret
       if ((await rowHash(content)) !== hash) problems.push({ seq: row.seq, problem: 'content does not match its hash (the row was modified)' });
       expectedSeq = row.seq + 1;
       prevHash = row.hash;

@@ -38,6 +38,7 @@ export class GatewayError extends Error {
   ) {
     super(message);
     this.kind = kind;
+    // eslint-disable-next-line security/detect-object-injection -- kind is typed ErrorKind, a key of the constant KINDS
     this.status = opts.status ?? KINDS[kind].status;
     this.reason = opts.reason ?? message;
     this.param = opts.param ?? null;
@@ -53,6 +54,7 @@ export function authFailed(reason: string): GatewayError {
 }
 
 export function errorTypeName(kind: ErrorKind, format: WireFormat): string {
+  // eslint-disable-next-line security/detect-object-injection -- kind is typed ErrorKind, a key of the constant KINDS
   return format === 'anthropic' ? KINDS[kind].anthropic : KINDS[kind].openai;
 }
 

@@ -16,6 +16,7 @@ export function parseModelName(name: string): ModelRef | null {
  * with backtracking to the last `*` only: O(pattern × text) at worst, no regular expression, so no
  * per-isolate cache of compiled patterns to grow with input and no catastrophic backtracking.
  */
+/* eslint-disable security/detect-object-injection -- p and t are numeric indexes into strings */
 function globMatch(pattern: string, text: string): boolean {
   let p = 0;
   let t = 0;
@@ -38,6 +39,7 @@ function globMatch(pattern: string, text: string): boolean {
   while (p < pattern.length && pattern[p] === '*') p++;
   return p === pattern.length;
 }
+/* eslint-enable security/detect-object-injection */
 
 export function modelAllowed(model: string, patterns: readonly string[]): boolean {
   return patterns.some((p) => globMatch(p, model));

@@ -1,5 +1,6 @@
 /** `npm start`: the whole Routero system on this machine, no cloud account, no internet. */
 import path from 'node:path';
+import { watchAncestors } from './process-tree';
 import { ensureDemoKey, startStack } from './stack';
 
 const port = (name: string, fallback: number) => {
@@ -7,8 +8,24 @@ const port = (name: string, fallback: number) => {
   return Number.isInteger(v) && v > 0 ? v : fallback;
 };
 
+/** ALLOW_PRIVATE_UPSTREAMS from the environment: unset means true (local fake providers on loopback). */
+function allowPrivateUpstreams(): boolean {
+  const v = process.env.ALLOW_PRIVATE_UPSTREAMS;
+  if (v === undefined || v === '' || v === 'true') return true;
+  if (v === 'false') return false;
+  throw new Error(`ALLOW_PRIVATE_UPSTREAMS must be "true" or "false", not ${JSON.stringify(v)}`);
+}
+
 async function main() {
+  const allowPrivate = allowPrivateUpstreams();
   const verbose = process.env.ROUTERO_VERBOSE === '1';
+  // A hard kill of npm or tsx (SIGKILL, no Ctrl-C) leaves this process without its parents: stop
+  // then, as on Ctrl-C (finding 13). Our own children die with us regardless (scripts/lifeline.mjs).
+  let stopStack: ((why: string) => void) | null = null;
+  watchAncestors((reason) => (stopStack ? stopStack(reason) : process.exit(1)));
+  // With the parent gone, the terminal or pipe may be gone too; writing there must not crash us
+  // before the children are stopped.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
   console.log('Starting Routero (embedded Postgres, Cerbos, wrangler dev)…');
   // ROUTERO_STATE_DIR moves every piece of local state (Postgres data, wrangler state, .dev.vars)
   // into one folder — used by the test that runs `npm start` beside a developer's own stack.
@@ -22,24 +39,28 @@ async function main() {
     adminPort: port('ADMIN_PORT', 8788),
     postgresPort: port('PGLITE_PORT', 54329),
     databaseUrl: process.env.DATABASE_URL || undefined,
+    allowPrivateUpstreams: allowPrivate,
     onLog: (source, line) => {
       if (verbose || /error|warn/i.test(line) || source === 'wrangler') console.log(`[${source}] ${line}`);
     },
   });
   const demoKey = await ensureDemoKey(stack, devVarsFile);
   let stopping = false;
-  const shutdown = async (signal: string) => {
+  const shutdown = async (why: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`\n${signal}: stopping every process Routero started…`);
-    const force = setTimeout(() => process.exit(1), 8000);
+    console.log(`\n${why}: stopping every process Routero started…`);
+    // Each child gets 1 s between SIGTERM and SIGKILL and all stop at once, so this normally ends
+    // within 2 s; the timer only guards against a component that never settles.
+    const force = setTimeout(() => process.exit(1), 4000);
     await stack.stop();
     clearTimeout(force);
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
-
+  process.on('SIGHUP', () => void shutdown('SIGHUP'));
+  stopStack = (why) => void shutdown(why);
   console.log(`
 Routero is running.
   Gateway:    ${stack.gatewayUrl}   (OpenAI: ${stack.gatewayUrl}/v1, Anthropic: ${stack.gatewayUrl})
@@ -47,6 +68,7 @@ Routero is running.
   Admin API:  ${stack.adminUrl}/api/v1   (reference: ${stack.adminUrl}/ui/api)
   Master key: ${stack.masterKey}
   Demo key:   ${demoKey}   (models: mock/*)
+  Private upstreams: ${allowPrivate ? 'allowed (ALLOW_PRIVATE_UPSTREAMS=false refuses them)' : 'refused (ALLOW_PRIVATE_UPSTREAMS=false)'}
   Postgres:   ${stack.databaseUrl.replace(/\/\/[^@]*@/, '//…@')}
 
 Try it:

@@ -4,7 +4,7 @@
  * the Cerbos server, and both Workers under one `wrangler dev`. Used by `npm start` and by the
  * end-to-end tests, so the tests run exactly what a user runs.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -15,7 +15,7 @@ import { startCerbos } from './cerbos-server';
 import { freePort, OFFLINE_ENV, ROOT, WRANGLER_BIN } from './paths';
 import { migrateDatabase } from './migrate';
 import { startNeonProxy, type NeonProxy } from './neon-proxy';
-
+import { spawnTied, stopTied } from './process-tree';
 
 export interface StackOptions {
   gatewayPort?: number;
@@ -32,6 +32,12 @@ export interface StackOptions {
   persistDir?: string;
   /** File holding local secrets; default .dev.vars. */
   devVarsFile?: string;
+  /**
+   * ALLOW_PRIVATE_UPSTREAMS for both Workers. Default true, so local fake providers on loopback
+   * work; `npm start` passes false when the environment says ALLOW_PRIVATE_UPSTREAMS=false, so the
+   * SSRF guard can be tried on the real stack.
+   */
+  allowPrivateUpstreams?: boolean;
   keyCacheTtlSeconds?: number;
   policyCacheTtlSeconds?: number;
   masterKey?: string;
@@ -81,36 +87,6 @@ function pipeLines(child: ChildProcess, source: string, onLog?: StackOptions['on
   }
 }
 
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Stops a child and everything in its process group (wrangler's workerd and esbuild too):
- * SIGTERM, then SIGKILL for whatever is still there after `graceMs`.
- */
-async function killTree(child: ChildProcess, graceMs = 3000): Promise<void> {
-  const pgid = child.pid;
-  if (!pgid) return;
-  const signal = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-pgid, sig);
-    } catch {
-      child.kill(sig);
-    }
-  };
-  signal('SIGTERM');
-  const deadline = Date.now() + graceMs;
-  while (groupAlive(pgid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  if (groupAlive(pgid)) signal('SIGKILL');
-  while (groupAlive(pgid) && Date.now() < deadline + 2000) await new Promise((r) => setTimeout(r, 50));
-}
-
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   return Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms))]);
 }
@@ -146,12 +122,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const adminPort = opts.adminPort ?? 8788;
   const cerbosHttpPort = opts.cerbosHttpPort ?? (await freePort());
   const cleanups: Array<() => Promise<void>> = [];
+  // Every component stops at once, not one after another: Ctrl-C must be done within 2 s
+  // (finding 13), and nothing here depends on another part still running while it stops.
   const stopAll = async () => {
-    for (const fn of cleanups.splice(0).reverse()) {
-      const t0 = Date.now();
-      await fn().catch(() => undefined);
-      log('stack', `stopped a component in ${Date.now() - t0} ms`);
-    }
+    const t0 = Date.now();
+    await Promise.all(cleanups.splice(0).map((fn) => fn().catch(() => undefined)));
+    log('stack', `stopped in ${Date.now() - t0} ms`);
   };
 
   try {
@@ -226,9 +202,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const devDir = path.join(persistDir, '..', `routero-dev-${gatewayPort}`);
     const common = {
       CERBOS_URL: cerbosUrl,
-      // Local upstreams (fake providers, self-hosted models) are allowed unless the environment
-      // says otherwise: ALLOW_PRIVATE_UPSTREAMS=false npm start applies the production SSRF rule.
-      ALLOW_PRIVATE_UPSTREAMS: process.env.ALLOW_PRIVATE_UPSTREAMS === 'false' ? 'false' : 'true',
+      // Local upstreams (fake providers, self-hosted models) are allowed unless the caller or the
+      // environment says otherwise: ALLOW_PRIVATE_UPSTREAMS=false applies the production SSRF rule.
+      ALLOW_PRIVATE_UPSTREAMS: String(opts.allowPrivateUpstreams ?? process.env.ALLOW_PRIVATE_UPSTREAMS !== 'false'),
     };
     const edgeConfig = writeDevConfig(devDir, 'edge', path.join(ROOT, 'scripts', 'dev-edge', 'wrangler.toml'), {
       ADMIN_PORT: String(adminPort),
@@ -249,7 +225,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       NEON_WS_PROXY: `127.0.0.1:${proxyPort}`,
       ...(opts.testLogin ? { ROUTERO_TEST_LOGIN: 'true' } : {}),
     });
-    const wrangler = spawn(
+    // Tied to this process (scripts/process-tree.ts): wrangler, workerd and esbuild die with us, even
+    // when we are killed with SIGKILL. Their 1 s grace keeps Ctrl-C under 2 s.
+    const wrangler = spawnTied(
       process.execPath,
       [
         WRANGLER_BIN,
@@ -263,7 +241,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         '--persist-to', persistDir,
         '--show-interactive-dev-session=false',
       ],
-      { cwd: ROOT, env: { ...process.env, ...OFFLINE_ENV, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+      { cwd: ROOT, env: { ...process.env, ...OFFLINE_ENV, FORCE_COLOR: '0' }, graceMs: 1000 },
     );
     // The last lines wrangler printed go into the error if it fails to start.
     const recent: string[] = [];
@@ -272,11 +250,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       if (recent.length > 30) recent.shift();
       log(source, line);
     });
-    cleanups.push(() => killTree(wrangler, 2500));
+    cleanups.push(() => stopTied(wrangler));
 
     // The admin port reaches the same wrangler listener; the dev-edge Worker routes by port.
+    const forwarded = new Set<net.Socket>();
     const forwarder = net.createServer((client) => {
       const upstream = net.connect(gatewayPort, '127.0.0.1');
+      forwarded.add(client).add(upstream);
+      client.once('close', () => forwarded.delete(client));
+      upstream.once('close', () => forwarded.delete(upstream));
       client.pipe(upstream).pipe(client);
       client.on('error', () => upstream.destroy());
       upstream.on('error', () => client.destroy());
@@ -285,7 +267,14 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       forwarder.once('error', reject);
       forwarder.listen(adminPort, '127.0.0.1', () => resolve());
     });
-    cleanups.push(() => new Promise((r) => forwarder.close(() => r())));
+    // close() waits for open connections (idle keep-alive ones too), so drop them.
+    cleanups.push(
+      () =>
+        new Promise((r) => {
+          forwarder.close(() => r());
+          for (const socket of forwarded) socket.destroy();
+        }),
+    );
 
     const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
     const adminUrl = `http://127.0.0.1:${adminPort}`;

@@ -121,6 +121,7 @@ const TRUNCATABLE = ['model', 'provider', 'key_id', 'error_type', 'endpoint', 'r
  * `AUDIT_TEXT_MAX` an event is ~2 KB at most, so this is the last line of defence should a field
  * ever be added without a cap: an oversized message would make `sendBatch` refuse it.
  */
+/* eslint-disable security/detect-object-injection -- the keys are the constant TRUNCATABLE field names */
 export function fitToQueueMessage(event: AuditEvent, limits: QueueLimits = QUEUE_LIMITS): AuditEvent {
   let size = queuedSize(event, limits);
   if (size <= limits.messageBytes) return event;
@@ -140,6 +141,7 @@ export function fitToQueueMessage(event: AuditEvent, limits: QueueLimits = QUEUE
   log('warn', 'audit event truncated to fit a queue message', { request_id: event.request_id, bytes: originalSize, fitted_bytes: size });
   return fitted;
 }
+/* eslint-enable security/detect-object-injection */
 
 /** Delivery counters of this isolate, logged with every drop (the metric tests and operators read). */
 export const auditDelivery = { queued: 0, dropped: 0 };

@@ -9,6 +9,7 @@
  * substring of the key encoded alone is caught too). Masked forms are redacted when their visible
  * head is a prefix of the key or their visible tail a suffix of it.
  */
+/* eslint-disable security/detect-object-injection -- indexes here are loop counters into strings and arrays, never property names. */
 
 /** Shortest run of key characters treated as a fragment; shorter runs carry under 48 bits. */
 export const MIN_FRAGMENT = 8;

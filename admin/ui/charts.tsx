@@ -52,12 +52,14 @@ export const Chart: FC<{ title: string; labels: string[]; series: Series[]; kind
             {s.values.map((v, i) => {
               if (v === null) return null;
               const bw = Math.max(2, (step * 0.7) / series.length);
+              // eslint-disable-next-line security/detect-object-injection -- i is an array index from map(), not outside input
               return <rect x={x(i) - (bw * series.length) / 2 + bw * si} y={y(v)} width={bw} height={Math.max(0, PAD.top + plotH - y(v))}><title>{`${labels[i]}: ${fmt(v)}`}</title></rect>;
             })}
           </g>
         ) : (
           <g>
             <polyline fill="none" stroke={s.color} stroke-width="2" points={s.values.map((v, i) => (v === null ? '' : `${x(i)},${y(v)}`)).filter(Boolean).join(' ')} />
+            {/* eslint-disable-next-line security/detect-object-injection -- i is an array index from map(), not outside input */}
             {s.values.map((v, i) => (v === null ? null : <circle cx={x(i)} cy={y(v)} r="2.5" fill={s.color}><title>{`${s.label} ${labels[i]}: ${fmt(v)}`}</title></circle>))}
           </g>
         ),

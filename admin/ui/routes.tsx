@@ -54,9 +54,8 @@ function securityHeaders(c: Context) {
 
 async function formOf(c: Ctx): Promise<Record<string, string>> {
   const body = await c.req.parseBody();
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(body)) if (typeof v === 'string') out[k] = v;
-  return out;
+  // fromEntries defines own properties, so a field named __proto__ cannot reach the prototype.
+  return Object.fromEntries(Object.entries(body).filter((e): e is [string, string] => typeof e[1] === 'string'));
 }
 
 /** zod issue → the message shown next to the form, naming the field. */

@@ -62,7 +62,9 @@ export function inferenceHandler(endpoint: Endpoint, providerKeys: ProviderKeySt
     }
     audit.provider = adapter.name;
     if (!adapter.endpoints.includes(endpoint)) {
+      // eslint-disable-next-line security/detect-object-injection -- endpoints are typed Endpoint, keys of the constant ENDPOINT_PATH
       const served = adapter.endpoints.map((e) => ENDPOINT_PATH[e]).join(', ');
+      // eslint-disable-next-line security/detect-object-injection -- endpoint is typed Endpoint, a key of the constant ENDPOINT_PATH
       throw new GatewayError('invalid_request', `The model '${modelName}' is served on ${served}, not ${ENDPOINT_PATH[endpoint]}.`, {
         param: 'model',
       });

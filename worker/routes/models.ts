@@ -15,12 +15,15 @@ export function listModels(providerKeys: ProviderKeyStore) {
   const key = c.get('virtualKey');
   const configured = await Promise.all(
     PROVIDERS.map(async (name) => {
+      // eslint-disable-next-line security/detect-object-injection -- name comes from the constant PROVIDERS list
       const adapter = providers[name];
       if (!adapter.requiresKey) return true;
       return (await providerKeys.get(c.env, key.org_id, name, c.get('config').keyCacheTtlMs)).length > 0;
     }),
   );
+  // eslint-disable-next-line security/detect-object-injection -- i indexes the array built from PROVIDERS, and name comes from PROVIDERS
   const data = PROVIDERS.filter((_, i) => configured[i]).flatMap((name) =>
+    // eslint-disable-next-line security/detect-object-injection -- name comes from the constant PROVIDERS list
     providers[name].knownModels
       .map((m) => `${name}/${m}`)
       .filter((id) => modelAllowed(id, key.models))

@@ -16,6 +16,7 @@ export const anthropicProvider: ProviderAdapter = {
   // "prompt-caching-2024-07-31") shape the call; the official SDK sends both.
   clientHeaders: {
     'anthropic-version': /^\d{4}-\d{2}-\d{2}$/,
+    // eslint-disable-next-line security/detect-unsafe-regex -- bounded repetitions of a fixed character class separated by a comma: linear, no ambiguous nesting
     'anthropic-beta': /^[a-z0-9-]{1,64}(?:\s*,\s*[a-z0-9-]{1,64}){0,19}$/,
   },
   buildRequest({ body, apiKey, baseUrl, clientHeaders }) {
