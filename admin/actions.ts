@@ -5,33 +5,21 @@
 import bcrypt from 'bcryptjs';
 import { and, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { z } from 'zod';
-import { CerbosClient, PolicyUnavailableError, type Principal } from '../lib/authz/cerbos';
 import { loadKeyRing, openSecret, sealSecret } from '../lib/crypto/aes-gcm';
 import { newVirtualKey } from '../lib/crypto/virtual-key';
-import type { Database } from './db/client';
+import type { Queryable } from './db/client';
 import { orgs, providerKeys, virtualKeys } from './db/schema';
 import { GatewayError } from '../lib/errors';
-import { appendAdminAction, type Outcome } from './audit-log';
 import type { AdminEnv } from './env';
+import { authorize, authorizeOrHide, change, publishToEdge, type ActionContext } from './domain/change';
 import { rebuildKv, syncProviderKeys, syncVirtualKey } from './kv-sync';
 import type { createKeySchema, createOrgSchema, createProviderKeySchema } from './schemas';
 
 /** bcrypt cost: ~60–100 ms per hash; the gateway pays it once per key per isolate per TTL. */
 export const BCRYPT_COST = 10;
 
-export interface RequestMeta {
-  requestId: string;
-  clientIp: string | null;
-  userAgent: string | null;
-}
-
-export interface ActionContext {
-  db: Database;
-  env: AdminEnv;
-  principal: Principal;
-  cerbos: CerbosClient;
-  meta: RequestMeta;
-}
+export type { ActionContext, RequestMeta } from './domain/change';
+export { authorize, recordAction } from './domain/change';
 
 type ProviderKeyRow = typeof providerKeys.$inferSelect;
 type VirtualKeyRow = typeof virtualKeys.$inferSelect;
@@ -69,76 +57,7 @@ export function publicProviderKey(row: ProviderKeyRow) {
   };
 }
 
-export async function recordAction(
-  ctx: ActionContext,
-  action: string,
-  outcome: Outcome,
-  target: { type: string | null; id: string | null },
-): Promise<void> {
-  await appendAdminAction(ctx.db, {
-    actor: ctx.principal.id,
-    login_method: String(ctx.principal.attr.login_method ?? 'unknown'),
-    action,
-    target_type: target.type,
-    target_id: target.id,
-    outcome,
-    client_ip: ctx.meta.clientIp,
-    user_agent: ctx.meta.userAgent,
-    request_id: ctx.meta.requestId,
-  });
-}
-
-/** A Cerbos check; Cerbos down is a 503, never an allow. */
-export async function authorize(
-  ctx: Pick<ActionContext, 'cerbos' | 'principal'>,
-  kind: string,
-  action: string,
-  resource: { id?: string; attr?: Record<string, string> } = {},
-): Promise<void> {
-  let allowed: boolean;
-  try {
-    allowed = await ctx.cerbos.isAllowed(ctx.principal, { kind, id: resource.id ?? '*', attr: resource.attr ?? {} }, action);
-  } catch (e) {
-    if (e instanceof PolicyUnavailableError) {
-      throw new GatewayError('unavailable', 'The policy service is unavailable; try again shortly.', { reason: e.message });
-    }
-    throw e;
-  }
-  if (!allowed) {
-    throw new GatewayError('permission', `You may not ${action} ${kind} resources.`, {
-      reason: `cerbos denied ${action} on ${kind} for ${ctx.principal.id}`,
-    });
-  }
-}
-
-/**
- * Runs one change: authorize, do it, record the outcome. `targetId` may come from the result
- * (a created record's id).
- */
-async function change<T extends { id: string }>(
-  ctx: ActionContext,
-  spec: { action: string; kind: string; cerbosAction: string; targetId?: string; attr?: Record<string, string> },
-  fn: () => Promise<T>,
-): Promise<T> {
-  const target = { type: spec.kind, id: spec.targetId ?? null };
-  try {
-    await authorize(ctx, spec.kind, spec.cerbosAction, { id: spec.targetId, attr: spec.attr });
-  } catch (e) {
-    await recordAction(ctx, spec.action, e instanceof GatewayError && e.kind === 'permission' ? 'denied' : 'failed', target);
-    throw e;
-  }
-  let result: T;
-  try {
-    result = await fn();
-  } catch (e) {
-    await recordAction(ctx, spec.action, 'failed', target).catch(() => undefined);
-    throw e;
-  }
-  await recordAction(ctx, spec.action, 'allowed', { type: spec.kind, id: spec.targetId ?? result.id });
-  return result;
-}
-
-async function requireOrg(db: Database, orgId: string): Promise<void> {
+async function requireOrg(db: Queryable, orgId: string): Promise<void> {
   const [row] = await db.select({ id: orgs.id }).from(orgs).where(eq(orgs.id, orgId)).limit(1);
   if (!row) throw new GatewayError('not_found', `Organisation ${orgId} does not exist.`, { param: 'org_id' });
 }
@@ -153,106 +72,108 @@ export async function activeKeyRing(env: AdminEnv) {
   }
 }
 
-function kvFailure(message: string, e: unknown): GatewayError {
-  return new GatewayError('unavailable', message, { reason: e instanceof Error ? e.message : 'KV write failed' });
+function kvFailure(message: string): GatewayError {
+  return new GatewayError('unavailable', message, { reason: 'KV write failed after retries' });
 }
 
 // ── organisations ──
 
 export function createOrg(ctx: ActionContext, input: z.infer<typeof createOrgSchema>) {
-  return change(ctx, { action: 'org.create', kind: 'org', cerbosAction: 'create' }, async () => {
-    const [row] = await ctx.db.insert(orgs).values({ id: crypto.randomUUID(), name: input.name }).returning();
-    return row!;
+  return change(ctx, { action: 'org.create', cerbosAction: 'create', resource: { kind: 'org' } }, async (tx) => {
+    const [row] = await tx.insert(orgs).values({ id: crypto.randomUUID(), name: input.name }).returning();
+    return { result: row!, targetId: row!.id };
   });
 }
 
 export async function listOrgs(ctx: ActionContext) {
-  await authorize(ctx, 'org', 'list');
+  await authorize(ctx, { kind: 'org' }, 'list');
   return ctx.db.select().from(orgs).orderBy(orgs.created_at);
 }
 
 // ── provider keys ──
 
-export function createProviderKey(ctx: ActionContext, input: z.infer<ReturnType<typeof createProviderKeySchema>>) {
-  return change(ctx, { action: 'provider_key.create', kind: 'provider_key', cerbosAction: 'create', attr: { org_id: input.org_id } }, async () => {
-    await requireOrg(ctx.db, input.org_id);
-    const ring = await activeKeyRing(ctx.env);
+export async function createProviderKey(ctx: ActionContext, input: z.infer<ReturnType<typeof createProviderKeySchema>>) {
+  const ring = await activeKeyRing(ctx.env);
+  const row = await change(ctx, { action: 'provider_key.create', cerbosAction: 'create', resource: { kind: 'provider_key', orgId: input.org_id } }, async (tx) => {
+    await requireOrg(tx, input.org_id);
     const id = crypto.randomUUID();
     const sealed = await sealSecret(ring, { recordId: id, orgId: input.org_id, provider: input.provider }, input.secret);
-    const [row] = await ctx.db
+    const [created] = await tx
       .insert(providerKeys)
       .values({ id, org_id: input.org_id, provider: input.provider, name: input.name, base_url: input.base_url ?? null, ...sealed, last4: input.secret.slice(-4) })
       .returning();
-    try {
-      await syncProviderKeys(ctx.env.ROUTERO_KV, ctx.db, input.org_id, input.provider);
-    } catch (e) {
-      // Nothing half-written: without its KV entry the key would be stored but unusable.
-      await ctx.db.delete(providerKeys).where(eq(providerKeys.id, id));
-      throw kvFailure('The provider key could not be published to the edge; nothing was saved.', e);
-    }
-    return publicProviderKey(row!);
+    return { result: created!, targetId: id };
   });
+  await publishToEdge(`pk:${row.org_id}:${row.provider}`, ctx.meta.requestId, () => syncProviderKeys(ctx.env.ROUTERO_KV, ctx.db, row.org_id, row.provider));
+  return publicProviderKey(row);
 }
 
 export async function listProviderKeys(ctx: ActionContext, orgId?: string) {
-  await authorize(ctx, 'provider_key', 'list', { attr: orgId ? { org_id: orgId } : {} });
+  await authorize(ctx, { kind: 'provider_key', orgId }, 'list');
   const where = orgId ? and(eq(providerKeys.org_id, orgId), isNull(providerKeys.deleted_at)) : isNull(providerKeys.deleted_at);
   const rows = await ctx.db.select().from(providerKeys).where(where).orderBy(desc(providerKeys.created_at));
   return rows.map(publicProviderKey);
 }
 
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export async function deleteProviderKey(ctx: ActionContext, id: string) {
-  const valid = /^[0-9a-f-]{36}$/i.test(id);
-  const [row] = valid ? await ctx.db.select().from(providerKeys).where(and(eq(providerKeys.id, id), isNull(providerKeys.deleted_at))) : [];
-  if (!row) throw new GatewayError('not_found', `Provider key ${id} does not exist.`);
-  return change(ctx, { action: 'provider_key.delete', kind: 'provider_key', cerbosAction: 'delete', targetId: id, attr: { org_id: row.org_id } }, async () => {
-    await ctx.db.update(providerKeys).set({ deleted_at: new Date() }).where(eq(providerKeys.id, id));
-    try {
-      await syncProviderKeys(ctx.env.ROUTERO_KV, ctx.db, row.org_id, row.provider);
-    } catch (e) {
-      throw kvFailure('Deleted in the database, but the edge was not updated yet; run kv:rebuild.', e);
-    }
-    return { ...publicProviderKey(row), deleted: true };
+  const notFound = new GatewayError('not_found', `Provider key ${id} does not exist.`);
+  const [row] = UUID_RE.test(id) ? await ctx.db.select().from(providerKeys).where(and(eq(providerKeys.id, id), isNull(providerKeys.deleted_at))) : [];
+  if (!row) throw notFound;
+  await change(ctx, { action: 'provider_key.delete', cerbosAction: 'delete', resource: { kind: 'provider_key', id, orgId: row.org_id }, hideAs: notFound }, async (tx) => {
+    await tx.update(providerKeys).set({ deleted_at: new Date() }).where(eq(providerKeys.id, id));
+    return { result: null };
   });
+  const ok = await publishToEdge(`pk:${row.org_id}:${row.provider}`, ctx.meta.requestId, () => syncProviderKeys(ctx.env.ROUTERO_KV, ctx.db, row.org_id, row.provider));
+  if (!ok) throw kvFailure('Deleted in the database, but the edge was not updated yet; run kv:rebuild.');
+  return { ...publicProviderKey(row), deleted: true };
 }
 
 // ── virtual keys ──
 
-export function createVirtualKey(ctx: ActionContext, input: z.infer<typeof createKeySchema>) {
-  return change(ctx, { action: 'virtual_key.create', kind: 'virtual_key', cerbosAction: 'create', attr: { org_id: input.org_id } }, async () => {
-    await requireOrg(ctx.db, input.org_id);
-    const { id, secret, key } = newVirtualKey();
-    const [row] = await ctx.db
-      .insert(virtualKeys)
-      .values({
-        id,
-        org_id: input.org_id,
-        name: input.name,
-        secret_hash: await bcrypt.hash(secret, BCRYPT_COST),
-        models: input.models ?? ['*'],
-        cidrs: input.cidrs ?? [],
-        expires_at: input.expires_at ? new Date(input.expires_at) : null,
-      })
-      .returning();
-    try {
-      await syncVirtualKey(ctx.env.ROUTERO_KV, row!);
-    } catch (e) {
-      await ctx.db.delete(virtualKeys).where(eq(virtualKeys.id, id));
-      throw kvFailure('The key could not be published to the edge; nothing was saved.', e);
-    }
-    return { ...publicVirtualKey(row!), key };
-  });
+export async function createVirtualKey(ctx: ActionContext, input: z.infer<typeof createKeySchema>) {
+  const ownerUserId = typeof ctx.principal.attr.user_id === 'string' ? ctx.principal.attr.user_id : null;
+  const { id, secret, key } = newVirtualKey();
+  const secretHash = await bcrypt.hash(secret, BCRYPT_COST);
+  const row = await change(
+    ctx,
+    { action: 'virtual_key.create', cerbosAction: 'create', resource: { kind: 'virtual_key', orgId: input.org_id, ownerUserId } },
+    async (tx) => {
+      await requireOrg(tx, input.org_id);
+      const [created] = await tx
+        .insert(virtualKeys)
+        .values({
+          id,
+          org_id: input.org_id,
+          name: input.name,
+          secret_hash: secretHash,
+          models: input.models ?? ['*'],
+          cidrs: input.cidrs ?? [],
+          expires_at: input.expires_at ? new Date(input.expires_at) : null,
+          owner_user_id: ownerUserId,
+        })
+        .returning();
+      return { result: created!, targetId: id };
+    },
+  );
+  // Until KV has it the key is simply refused at the edge (fail closed); kv:rebuild publishes it.
+  await publishToEdge(`vk:${id}`, ctx.meta.requestId, () => syncVirtualKey(ctx.env.ROUTERO_KV, row));
+  return { ...publicVirtualKey(row), key };
 }
 
+const keyNotFound = (id: string) => new GatewayError('not_found', `Virtual key ${id} does not exist.`);
+
+/** A key the caller may read; another organisation's key answers exactly like a missing one. */
 export async function findVirtualKey(ctx: ActionContext, id: string) {
   const [row] = await ctx.db.select().from(virtualKeys).where(eq(virtualKeys.id, id)).limit(1);
-  if (!row) throw new GatewayError('not_found', `Virtual key ${id} does not exist.`);
-  await authorize(ctx, 'virtual_key', 'read', { id: row.id, attr: { org_id: row.org_id } });
+  if (!row) throw keyNotFound(id);
+  await authorizeOrHide(ctx, { kind: 'virtual_key', id: row.id, orgId: row.org_id, ownerUserId: row.owner_user_id }, 'read', keyNotFound(id));
   return publicVirtualKey(row);
 }
 
 export async function listVirtualKeys(ctx: ActionContext, orgId?: string) {
-  await authorize(ctx, 'virtual_key', 'list', { attr: orgId ? { org_id: orgId } : {} });
+  await authorize(ctx, { kind: 'virtual_key', orgId }, 'list');
   const query = ctx.db.select().from(virtualKeys);
   const rows = await (orgId ? query.where(eq(virtualKeys.org_id, orgId)) : query).orderBy(desc(virtualKeys.created_at));
   return rows.map(publicVirtualKey);
@@ -260,29 +181,31 @@ export async function listVirtualKeys(ctx: ActionContext, orgId?: string) {
 
 export async function revokeVirtualKey(ctx: ActionContext, id: string) {
   const [existing] = await ctx.db.select().from(virtualKeys).where(eq(virtualKeys.id, id)).limit(1);
-  if (!existing) throw new GatewayError('not_found', `Virtual key ${id} does not exist.`);
-  return change(ctx, { action: 'virtual_key.revoke', kind: 'virtual_key', cerbosAction: 'revoke', targetId: id, attr: { org_id: existing.org_id } }, async () => {
-    // Idempotent: revoking again keeps the first revocation time but republishes to KV.
-    const [row] = await ctx.db
-      .update(virtualKeys)
-      .set({ revoked_at: sql`coalesce(${virtualKeys.revoked_at}, now())`, version: sql`${virtualKeys.version} + 1` })
-      .where(eq(virtualKeys.id, id))
-      .returning();
-    try {
-      await syncVirtualKey(ctx.env.ROUTERO_KV, row!);
-    } catch (e) {
-      throw kvFailure('Revoked in the database, but the edge was not updated yet; retry the revoke.', e);
-    }
-    return publicVirtualKey(row!);
-  });
+  if (!existing) throw keyNotFound(id);
+  const row = await change(
+    ctx,
+    { action: 'virtual_key.revoke', cerbosAction: 'revoke', resource: { kind: 'virtual_key', id, orgId: existing.org_id, ownerUserId: existing.owner_user_id }, hideAs: keyNotFound(id) },
+    async (tx) => {
+      // Idempotent: revoking again keeps the first revocation time but republishes to KV.
+      const [updated] = await tx
+        .update(virtualKeys)
+        .set({ revoked_at: sql`coalesce(${virtualKeys.revoked_at}, now())`, version: sql`${virtualKeys.version} + 1` })
+        .where(eq(virtualKeys.id, id))
+        .returning();
+      return { result: updated! };
+    },
+  );
+  if (!(await publishToEdge(`vk:${id}`, ctx.meta.requestId, () => syncVirtualKey(ctx.env.ROUTERO_KV, row)))) {
+    throw kvFailure('Revoked in the database, but the edge was not updated yet; retry the revoke or run kv:rebuild.');
+  }
+  return publicVirtualKey(row);
 }
 
 // ── maintenance ──
 
 export function rebuildKvAction(ctx: ActionContext) {
-  return change(ctx, { action: 'system.rebuild_kv', kind: 'system', cerbosAction: 'rebuild_kv', targetId: 'kv' }, async () => ({
-    id: 'kv',
-    ...(await rebuildKv(ctx.env.ROUTERO_KV, ctx.db)),
+  return change(ctx, { action: 'system.rebuild_kv', cerbosAction: 'rebuild_kv', resource: { kind: 'system', id: 'kv' } }, async (tx) => ({
+    result: { id: 'kv', ...(await rebuildKv(ctx.env.ROUTERO_KV, tx)) },
   }));
 }
 
@@ -290,19 +213,20 @@ export function rebuildKvAction(ctx: ActionContext) {
  * Re-encrypts every provider key under the active (highest) KEK. Add the new KEK to ROUTERO_KEKS
  * on both Workers, run this, then remove the old KEK.
  */
-export function reencryptProviderKeys(ctx: ActionContext) {
-  return change(ctx, { action: 'system.reencrypt_provider_keys', kind: 'system', cerbosAction: 'reencrypt', targetId: 'provider_keys' }, async () => {
+export async function reencryptProviderKeys(ctx: ActionContext) {
+  const result = await change(ctx, { action: 'system.reencrypt_provider_keys', cerbosAction: 'reencrypt', resource: { kind: 'system', id: 'provider_keys' } }, async (tx) => {
     const ring = await activeKeyRing(ctx.env);
-    const rows = await ctx.db.select().from(providerKeys).where(isNull(providerKeys.deleted_at));
+    const rows = await tx.select().from(providerKeys).where(isNull(providerKeys.deleted_at));
     let reencrypted = 0;
     for (const row of rows) {
       if (row.kek_version === ring.active) continue;
       const binding = { recordId: row.id, orgId: row.org_id, provider: row.provider };
       const sealed = await sealSecret(ring, binding, await openSecret(ring, binding, row));
-      await ctx.db.update(providerKeys).set(sealed).where(eq(providerKeys.id, row.id));
+      await tx.update(providerKeys).set(sealed).where(eq(providerKeys.id, row.id));
       reencrypted++;
     }
-    const kv = await rebuildKv(ctx.env.ROUTERO_KV, ctx.db);
-    return { id: 'provider_keys', active_kek_version: ring.active, reencrypted, total: rows.length, kv };
+    return { result: { id: 'provider_keys', active_kek_version: ring.active, reencrypted, total: rows.length } };
   });
+  const kv = await rebuildKv(ctx.env.ROUTERO_KV, ctx.db);
+  return { ...result, kv };
 }

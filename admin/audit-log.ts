@@ -7,7 +7,7 @@
  */
 import { asc, desc, sql } from 'drizzle-orm';
 import { sha256Hex, uuidv7 } from '../lib/crypto/encoding';
-import type { Database } from './db/client';
+import type { Database, Queryable } from './db/client';
 import { adminAuditLog } from './db/schema';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -25,13 +25,22 @@ export interface AdminAction {
   client_ip: string | null;
   user_agent: string | null;
   request_id: string;
+  /** The acting person (null for master and API tokens), whether their login showed MFA, the org. */
+  actor_user_id: string | null;
+  actor_email: string | null;
+  mfa: boolean | null;
+  org_id: string | null;
 }
 
 type Row = typeof adminAuditLog.$inferSelect;
 
-/** The exact content a row's hash covers, in a fixed order. */
+/**
+ * The exact content a row's hash covers, in a fixed order. Version 1 rows (written before the
+ * identity columns existed) hash the original thirteen fields; version 2 rows append
+ * actor_user_id, actor_email, mfa, org_id and the version itself, so those are tamper-evident too.
+ */
 function canonical(row: Omit<Row, 'hash'>): string {
-  return JSON.stringify([
+  const v1 = [
     row.seq,
     row.id,
     new Date(row.at).toISOString(),
@@ -45,14 +54,20 @@ function canonical(row: Omit<Row, 'hash'>): string {
     row.user_agent,
     row.request_id,
     row.prev_hash,
-  ]);
+  ];
+  if (row.hash_version === 1) return JSON.stringify(v1);
+  return JSON.stringify([...v1, row.hash_version, row.actor_user_id, row.actor_email, row.mfa, row.org_id]);
 }
 
 export function rowHash(row: Omit<Row, 'hash'>): Promise<string> {
   return sha256Hex(canonical(row));
 }
 
-export async function appendAdminAction(db: Database, action: AdminAction): Promise<void> {
+/**
+ * Appends one row. Given an open transaction it joins it (a savepoint), so the row commits or rolls
+ * back with the change it records (DESIGN §7: no change without its audit row).
+ */
+export async function appendAdminAction(db: Queryable, action: AdminAction): Promise<void> {
   await db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_KEY})`);
     const [last] = await tx.select({ seq: adminAuditLog.seq, hash: adminAuditLog.hash }).from(adminAuditLog).orderBy(desc(adminAuditLog.seq)).limit(1);
@@ -62,6 +77,7 @@ export async function appendAdminAction(db: Database, action: AdminAction): Prom
       at: new Date().toISOString(),
       ...action,
       user_agent: action.user_agent?.slice(0, 512) ?? null,
+      hash_version: 2,
       prev_hash: last?.hash ?? GENESIS_HASH,
     };
     await tx.insert(adminAuditLog).values({ ...row, hash: await rowHash(row) });

@@ -19,5 +19,13 @@ export interface AdminEnv {
   CERBOS_URL?: string;
   /** "true" lets provider base URLs point at private/loopback addresses (local development, tests). */
   ALLOW_PRIVATE_UPSTREAMS?: string;
+  /** "false" switches off logging in to the UI with the master key (the API keeps accepting it). */
+  MASTER_KEY_UI_LOGIN?: string;
+  /**
+   * TEST ONLY: "true" enables `POST /ui/test-login` on a loopback address, which starts a session
+   * for an existing user without an identity provider. `npm start` and the tests set it; a
+   * deployed Worker must never have it (the route also refuses any non-loopback host).
+   */
+  ROUTERO_TEST_LOGIN?: string;
 }
 

@@ -7,12 +7,14 @@ import { asGatewayError, GatewayError, toWireError } from '../lib/errors';
 import { uuidv7 } from '../lib/crypto/encoding';
 import { log } from '../lib/log';
 import { managementRoutes } from './api/management';
+import { memberRoutes } from './api/members';
 import { reportRoutes } from './api/reports';
 import { storeBatch } from './consumer';
 import { buildOpenApi } from './openapi';
 import { uiRoutes } from './ui/routes';
 import type { AdminEnv } from './env';
-import { database, masterKeyAuth, type AdminVariables } from './middleware';
+import { adminApiAuth } from './auth/api-auth';
+import { database, type AdminVariables } from './middleware';
 
 export function createAdminApp() {
   const app = new Hono<{ Bindings: AdminEnv; Variables: AdminVariables }>();
@@ -31,9 +33,10 @@ export function createAdminApp() {
   app.route('/ui', uiRoutes());
 
   const api = new Hono<{ Bindings: AdminEnv; Variables: AdminVariables }>();
-  api.use('*', masterKeyAuth(), database());
+  api.use('*', database(), adminApiAuth());
   api.route('/', managementRoutes());
   api.route('/', reportRoutes());
+  api.route('/', memberRoutes());
   app.route('/api/v1', api);
 
   app.notFound((c) => toWireError(new GatewayError('not_found', `Unknown path: ${c.req.method} ${c.req.path}`), 'admin'));

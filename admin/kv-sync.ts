@@ -3,7 +3,7 @@
  * `rebuildKv` rewrites everything, so KV can always be recovered from Postgres.
  */
 import { and, desc, eq, isNull } from 'drizzle-orm';
-import type { Database } from './db/client';
+import type { Queryable } from './db/client';
 import { providerKeys, virtualKeys } from './db/schema';
 import { kvKeys, type ProviderKeyEntry, type VirtualKeyRecord } from '../lib/kv/records';
 
@@ -40,7 +40,7 @@ export async function syncVirtualKey(kv: KVNamespace, row: VirtualKeyRow): Promi
   await kv.put(kvKeys.virtualKey(row.id), JSON.stringify(toVirtualKeyRecord(row)));
 }
 
-export async function syncProviderKeys(kv: KVNamespace, db: Database, orgId: string, provider: string): Promise<void> {
+export async function syncProviderKeys(kv: KVNamespace, db: Queryable, orgId: string, provider: string): Promise<void> {
   const rows = await db
     .select()
     .from(providerKeys)
@@ -63,7 +63,7 @@ async function listAllKeys(kv: KVNamespace, prefix: string): Promise<string[]> {
 }
 
 /** Rewrites every KV record from Postgres and removes KV records Postgres no longer has. */
-export async function rebuildKv(kv: KVNamespace, db: Database): Promise<{ virtual_keys: number; provider_key_lists: number; removed: number }> {
+export async function rebuildKv(kv: KVNamespace, db: Queryable): Promise<{ virtual_keys: number; provider_key_lists: number; removed: number }> {
   const vkRows = await db.select().from(virtualKeys);
   const pkRows = await db.select().from(providerKeys).where(isNull(providerKeys.deleted_at)).orderBy(desc(providerKeys.created_at));
   const lists = new Map<string, ProviderKeyEntry[]>();

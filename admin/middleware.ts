@@ -1,9 +1,8 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { CerbosClient, type Principal } from '../lib/authz/cerbos';
-import { timingSafeEqualText } from '../lib/crypto/encoding';
 import { closePool, openDatabase, type Database } from './db/client';
-import { authFailed, GatewayError } from '../lib/errors';
-import type { ActionContext, RequestMeta } from './actions';
+import { GatewayError } from '../lib/errors';
+import type { ActionContext, RequestMeta } from './domain/change';
 import type { AdminEnv } from './env';
 
 export interface AdminVariables {
@@ -20,22 +19,6 @@ function unavailable(reason: string): GatewayError {
 }
 
 let cerbosCache: { url: string; client: CerbosClient } | null = null;
-
-/**
- * The management API's identity: `Authorization: Bearer <MASTER_KEY>`, compared in constant time.
- * Later login methods (SSO sessions) set the same `principal` variable.
- */
-export function masterKeyAuth(): AdminMiddleware {
-  return async function masterKeyAuth(c, next) {
-    if (!c.env.MASTER_KEY || c.env.MASTER_KEY.length < 16) throw unavailable('MASTER_KEY missing or shorter than 16 characters');
-    const cerbos = cerbosFor(c.env);
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
-    if (!m || !(await timingSafeEqualText(m[1]!, c.env.MASTER_KEY))) throw authFailed('master key mismatch');
-    c.set('cerbos', cerbos);
-    c.set('principal', { id: 'master', roles: ['admin'], version: '1', attr: { login_method: 'master_key' } });
-    await next();
-  };
-}
 
 /** A Pool for this request, ended after the response (DESIGN: one pool per request). */
 export function database(): AdminMiddleware {

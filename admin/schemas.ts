@@ -9,6 +9,16 @@ import { isPrivateHost, isValidCidr } from '../lib/net/cidr';
 export const uuidField = (name: string) => z.string({ error: 'is required' }).uuid(`must be a ${name} id (UUID)`);
 const nameField = z.string({ error: 'is required' }).trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
 
+const ROLE_ENUM = z.enum(['org_admin', 'developer', 'auditor'], { error: 'must be one of: org_admin, developer, auditor' });
+
+export const addMemberSchema = z.strictObject({
+  email: z.string({ error: 'is required' }).trim().max(320, 'is too long').pipe(z.email('must be an email address')),
+  role: ROLE_ENUM,
+  display_name: nameField.nullish(),
+});
+
+export const changeRoleSchema = z.strictObject({ role: ROLE_ENUM });
+
 export const createOrgSchema = z.strictObject({ name: nameField });
 
 export function createProviderKeySchema(allowPrivate: boolean) {

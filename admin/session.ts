@@ -16,6 +16,7 @@ import type { Database } from './db/client';
 import { adminSessions } from './db/schema';
 import { GatewayError } from '../lib/errors';
 import type { AdminEnv } from './env';
+import type { LoginMethod } from './auth/principal';
 
 export const SESSION_COOKIE = 'routero_session';
 export const IDLE_TIMEOUT_MS = 30 * 60_000;
@@ -23,8 +24,19 @@ export const ABSOLUTE_LIFETIME_MS = 8 * 60 * 60_000;
 
 export interface Session {
   id: string;
+  /** `master`, or the user's id. */
   actor: string;
-  loginMethod: string;
+  /** The signed-in person; null for the master key. */
+  userId: string | null;
+  loginMethod: LoginMethod;
+  mfa: boolean;
+}
+
+export interface SessionStart {
+  actor: string;
+  userId?: string | null;
+  loginMethod: LoginMethod;
+  mfa: boolean;
 }
 
 function signingKey(env: AdminEnv): Uint8Array<ArrayBuffer> {
@@ -39,13 +51,19 @@ function secureCookie(c: Context): boolean {
   return !(url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname));
 }
 
-export async function startSession<E extends { Bindings: AdminEnv }>(c: Context<E>, db: Database, actor: string, loginMethod: string): Promise<Session> {
+/**
+ * Starts a session for any login method (master key, OIDC, SAML, the local test login): one row,
+ * one signed cookie. Who the session belongs to is read from the row on every request, never from
+ * the cookie alone.
+ */
+export async function startSession<E extends { Bindings: AdminEnv }>(c: Context<E>, db: Database, who: SessionStart): Promise<Session> {
   const id = randomString(32);
   const now = Date.now();
-  await db.insert(adminSessions).values({ id, actor, login_method: loginMethod, expires_at: new Date(now + ABSOLUTE_LIFETIME_MS) });
-  const token = await new SignJWT({ sid: id, lm: loginMethod })
+  const userId = who.userId ?? null;
+  await db.insert(adminSessions).values({ id, actor: who.actor, user_id: userId, login_method: who.loginMethod, mfa: who.mfa, expires_at: new Date(now + ABSOLUTE_LIFETIME_MS) });
+  const token = await new SignJWT({ sid: id })
     .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(actor)
+    .setSubject(who.actor)
     .setIssuedAt()
     .setExpirationTime(Math.floor((now + ABSOLUTE_LIFETIME_MS) / 1000))
     .sign(signingKey(c.env));
@@ -56,7 +74,7 @@ export async function startSession<E extends { Bindings: AdminEnv }>(c: Context<
     path: '/',
     maxAge: ABSOLUTE_LIFETIME_MS / 1000,
   });
-  return { id, actor, loginMethod };
+  return { id, actor: who.actor, userId, loginMethod: who.loginMethod, mfa: who.mfa };
 }
 
 /** The session behind the request's cookie, or null (missing, forged, expired, idle or ended). */
@@ -64,14 +82,10 @@ export async function currentSession<E extends { Bindings: AdminEnv }>(c: Contex
   const token = getCookie(c, SESSION_COOKIE);
   if (!token) return null;
   let sid: string;
-  let actor: string;
-  let loginMethod: string;
   try {
     const { payload } = await jwtVerify(token, signingKey(c.env), { algorithms: ['HS256'] });
-    if (typeof payload.sid !== 'string' || typeof payload.sub !== 'string' || typeof payload.lm !== 'string') return null;
+    if (typeof payload.sid !== 'string') return null;
     sid = payload.sid;
-    actor = payload.sub;
-    loginMethod = payload.lm;
   } catch (e) {
     if (e instanceof GatewayError) throw e;
     return null;
@@ -87,7 +101,12 @@ export async function currentSession<E extends { Bindings: AdminEnv }>(c: Contex
   if (now.getTime() - row.last_seen_at.getTime() > 60_000) {
     await db.update(adminSessions).set({ last_seen_at: now }).where(eq(adminSessions.id, sid));
   }
-  return { id: sid, actor, loginMethod };
+  return { id: sid, actor: row.actor, userId: row.user_id, loginMethod: row.login_method as LoginMethod, mfa: row.mfa };
+}
+
+/** Ends a session by id without a request (the user lost access while signed in). */
+export async function endSessionById(db: Database, id: string): Promise<void> {
+  await db.update(adminSessions).set({ ended_at: new Date() }).where(eq(adminSessions.id, id));
 }
 
 export async function endSession<E extends { Bindings: AdminEnv }>(c: Context<E>, db: Database, session: Session): Promise<void> {

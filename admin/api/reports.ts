@@ -13,24 +13,24 @@ export function reportRoutes() {
 
   app.get('/usage', async (c) => {
     const q = parseQuery(c, usageQuerySchema);
-    await authorize(actionContext(c), 'usage', 'read', { attr: q.org_id ? { org_id: q.org_id } : {} });
+    await authorize(actionContext(c), { kind: 'usage', orgId: q.org_id }, 'read');
     return c.json({ group_by: q.group_by, data: await usageSummary(c.var.db, q) });
   });
 
   app.get('/events', async (c) => {
     const q = parseQuery(c, eventsQuerySchema);
-    await authorize(actionContext(c), 'event', 'list', { attr: q.org_id ? { org_id: q.org_id } : {} });
+    await authorize(actionContext(c), { kind: 'event', orgId: q.org_id }, 'list');
     return c.json(await listEvents(c.var.db, q));
   });
 
   app.get('/audit-log', async (c) => {
     const q = parseQuery(c, auditLogQuerySchema);
-    await authorize(actionContext(c), 'admin_audit', 'list');
+    await authorize(actionContext(c), { kind: 'admin_audit' }, 'list');
     return c.json(await auditLogPage(c.var.db, q));
   });
 
   app.get('/audit-log/verify', async (c) => {
-    await authorize(actionContext(c), 'admin_audit', 'verify');
+    await authorize(actionContext(c), { kind: 'admin_audit' }, 'verify');
     return c.json(await verifyAuditChain(c.var.db));
   });
 

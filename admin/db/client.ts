@@ -12,6 +12,9 @@ import { drizzle, type NeonDatabase } from 'drizzle-orm/neon-serverless';
 import * as schema from './schema';
 
 export type Database = NeonDatabase<typeof schema>;
+/** An open transaction; every write helper takes `Queryable` so it can join the caller's transaction. */
+export type DbTransaction = Parameters<Parameters<Database['transaction']>[0]>[0];
+export type Queryable = Database | DbTransaction;
 
 export interface DbEnv {
   DATABASE_URL?: string;

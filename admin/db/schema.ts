@@ -1,12 +1,64 @@
 /** Postgres schema (drizzle). Tables are described in migrations/README.md. */
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, index, integer, jsonb, numeric, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, boolean, check, index, integer, jsonb, numeric, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 export const orgs = pgTable('orgs', {
   id: uuid('id').primaryKey(),
   name: text('name').notNull(),
+  /** Model patterns a developer's keys may use (`["*"]` = all); org admins are not limited by it. */
+  allowed_models: jsonb('allowed_models').$type<string[]>().notNull().default(sql`'["*"]'::jsonb`),
   created_at: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });
+
+/**
+ * People who sign in to the admin Worker (DESIGN §7). `email` is stored lower-cased and is unique.
+ * `version` is bumped on every change that affects authorization (status, memberships, platform
+ * admin): it is the principal's version in the Cerbos decision cache, so a stale allow cannot
+ * outlive a change.
+ */
+export const users = pgTable(
+  'users',
+  {
+    id: uuid('id').primaryKey(),
+    email: text('email').notNull(),
+    display_name: text('display_name'),
+    status: text('status', { enum: ['active', 'suspended'] }).notNull().default('active'),
+    platform_admin: boolean('platform_admin').notNull().default(false),
+    created_at: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    last_login_at: timestamp('last_login_at', { withTimezone: true }),
+    /** Whether the last login showed multi-factor authentication; null before the first login. */
+    last_login_mfa: boolean('last_login_mfa'),
+    version: integer('version').notNull().default(1),
+  },
+  (t) => [uniqueIndex('users_email_idx').on(t.email), check('users_email_lower', sql`${t.email} = lower(${t.email})`)],
+);
+
+/** The subject (`sub`) a user has at an identity provider connection; one user may have several. */
+export const userIdentities = pgTable(
+  'user_identities',
+  {
+    user_id: uuid('user_id').notNull().references(() => users.id),
+    connection_id: text('connection_id').notNull(),
+    subject: text('subject').notNull(),
+    created_at: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('user_identities_connection_subject_idx').on(t.connection_id, t.subject), index('user_identities_user_idx').on(t.user_id)],
+);
+
+export const ORG_ROLES = ['org_admin', 'developer', 'auditor'] as const;
+export type OrgRole = (typeof ORG_ROLES)[number];
+
+/** A user's role in one organisation. Roles become Cerbos derived roles (policies/derived_roles.yaml). */
+export const orgMemberships = pgTable(
+  'org_memberships',
+  {
+    user_id: uuid('user_id').notNull().references(() => users.id),
+    org_id: uuid('org_id').notNull().references(() => orgs.id),
+    role: text('role', { enum: ORG_ROLES }).notNull(),
+    created_at: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('org_memberships_user_org_idx').on(t.user_id, t.org_id), index('org_memberships_org_idx').on(t.org_id)],
+);
 
 export const providerKeys = pgTable(
   'provider_keys',
@@ -41,9 +93,11 @@ export const virtualKeys = pgTable(
     expires_at: timestamp('expires_at', { withTimezone: true }),
     revoked_at: timestamp('revoked_at', { withTimezone: true }),
     version: integer('version').notNull().default(1),
+    /** The person who made the key; null for keys made with the master key or an API token. */
+    owner_user_id: uuid('owner_user_id').references(() => users.id),
     created_at: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index('virtual_keys_org_idx').on(t.org_id)],
+  (t) => [index('virtual_keys_org_idx').on(t.org_id), index('virtual_keys_owner_idx').on(t.owner_user_id)],
 );
 
 /** One row per data-plane request: metadata only, never content. */
@@ -85,7 +139,11 @@ export const auditEvents = pgTable(
 export const adminSessions = pgTable('admin_sessions', {
   id: text('id').primaryKey(),
   actor: text('actor').notNull(),
+  /** The signed-in person; null for the master key (break-glass). */
+  user_id: uuid('user_id').references(() => users.id),
   login_method: text('login_method').notNull(),
+  /** Whether the login showed multi-factor authentication. */
+  mfa: boolean('mfa').notNull().default(false),
   created_at: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   last_seen_at: timestamp('last_seen_at', { withTimezone: true }).notNull().defaultNow(),
   expires_at: timestamp('expires_at', { withTimezone: true }).notNull(),
@@ -112,8 +170,28 @@ export const adminAuditLog = pgTable(
     client_ip: text('client_ip'),
     user_agent: text('user_agent'),
     request_id: text('request_id').notNull(),
+    /** Who acted, beyond `actor`: the user's id and email (null for master and API tokens). */
+    actor_user_id: uuid('actor_user_id'),
+    actor_email: text('actor_email'),
+    /** Whether the actor's login showed MFA; null for rows written before this was recorded. */
+    mfa: boolean('mfa'),
+    /** The organisation the action concerned, when there is one. */
+    org_id: uuid('org_id'),
+    /** 1: hash over the original columns; 2: also over actor_user_id, actor_email, mfa, org_id. */
+    hash_version: integer('hash_version').notNull().default(1),
     prev_hash: text('prev_hash').notNull(),
     hash: text('hash').notNull(),
   },
   (t) => [index('admin_audit_log_at_idx').on(t.at), index('admin_audit_log_ip_action_idx').on(t.client_ip, t.action, t.at)],
 );
+
+/**
+ * Failed-authentication counters for the master key (issue 8 finding 4): one row per (scope,
+ * client address), counted with a single `INSERT … ON CONFLICT DO UPDATE … RETURNING`, so
+ * concurrent attempts are serialised by the row lock and cannot all pass the limit.
+ */
+export const authFailureCounters = pgTable('auth_failure_counters', {
+  key: text('key').primaryKey(),
+  window_start: timestamp('window_start', { withTimezone: true }).notNull(),
+  failures: integer('failures').notNull(),
+});

@@ -14,6 +14,8 @@ import { actionContext, cerbosFor, database, requestMeta, type AdminVariables } 
 import { buildOpenApi } from '../openapi';
 import { auditLogPage, lastUsedByKey, listEvents, overviewSeries, recentFailedLogins, topBy } from '../queries';
 import { auditLogQuerySchema, createKeySchema, createOrgSchema, createProviderKeySchema, eventsQuerySchema } from '../schemas';
+import { anonymousPrincipal, masterPrincipal } from '../auth/principal';
+import { sessionPrincipal } from '../auth/session-principal';
 import { csrfToken, csrfValid, currentSession, endSession, loginCsrfToken, loginCsrfValid, startSession, type Session } from '../session';
 import { Chart } from './charts';
 import { Badge, Csrf, ErrorBox, fmtCost, fmtTime, Layout, type PageContext } from './layout';
@@ -110,7 +112,7 @@ export function uiRoutes() {
     const m = requestMeta(c);
     const record = (outcome: 'allowed' | 'denied' | 'failed') =>
       actions.recordAction(
-        { db: c.var.db, env: c.env, cerbos: cerbosFor(c.env), meta: m, principal: { id: outcome === 'allowed' ? 'master' : 'unknown', roles: [], version: '1', attr: { login_method: 'master_key' } } },
+        { db: c.var.db, meta: m, principal: outcome === 'allowed' ? masterPrincipal() : anonymousPrincipal('master_key') },
         'login',
         outcome,
         { type: 'session', id: null },
@@ -128,7 +130,7 @@ export function uiRoutes() {
       log('warn', 'login failed', { request_id: m.requestId, client_ip: m.clientIp });
       return loginPage(c, 'That master key is not correct.', 401);
     }
-    await startSession(c, c.var.db, 'master', 'master_key');
+    await startSession(c, c.var.db, { actor: 'master', loginMethod: 'master_key', mfa: false });
     await record('allowed');
     return c.redirect('/ui', 303);
   });
@@ -143,7 +145,12 @@ export function uiRoutes() {
     const csrf = await csrfToken(c.env, session);
     c.set('session', session);
     c.set('cerbos', cerbosFor(c.env));
-    c.set('principal', { id: session.actor, roles: ['admin'], version: '1', attr: { login_method: session.loginMethod } });
+    const principal = await sessionPrincipal(c.var.db, c.env, session);
+    if (!principal) {
+      if (c.req.method === 'GET') return c.redirect('/ui/login');
+      return c.text('Your session has ended. Log in again.', 401);
+    }
+    c.set('principal', principal);
     c.set('page', { actor: session.actor, csrf, path: c.req.path });
     if (c.req.method === 'POST') {
       const form = await formOf(c);
@@ -168,7 +175,7 @@ export function uiRoutes() {
     const to = new Date();
     const hours = period === '24h' ? 24 : period === '7d' ? 24 * 7 : 24 * 30;
     const from = new Date(to.getTime() - hours * 3600_000);
-    await actions.authorize(actionContext(c), 'usage', 'read');
+    await actions.authorize(actionContext(c), { kind: 'usage' }, 'read');
     const bucket = period === '24h' ? 'hour' : 'day';
     const [series, models, keys] = await Promise.all([
       overviewSeries(c.var.db, from, to, bucket),
@@ -480,7 +487,7 @@ export function uiRoutes() {
   ui.get('/requests', async (c) => {
     const parsed = parse(eventsQuerySchema, Object.fromEntries(Object.entries(c.req.query()).filter(([, v]) => v !== '')));
     const q = parsed.ok ? parsed.value : eventsQuerySchema.parse({});
-    await actions.authorize(actionContext(c), 'event', 'list');
+    await actions.authorize(actionContext(c), { kind: 'event' }, 'list');
     const page = await listEvents(c.var.db, q);
     const next = new URLSearchParams({ ...Object.fromEntries(Object.entries(c.req.query()).filter(([k, v]) => k !== 'cursor' && v !== '')), ...(page.next_cursor ? { cursor: page.next_cursor } : {}) });
     return c.html(
@@ -504,7 +511,7 @@ export function uiRoutes() {
   ui.get('/audit', async (c) => {
     const parsed = parse(auditLogQuerySchema, Object.fromEntries(Object.entries(c.req.query()).filter(([k, v]) => v !== '' && k !== 'verify')));
     const q = parsed.ok ? parsed.value : auditLogQuerySchema.parse({});
-    await actions.authorize(actionContext(c), 'admin_audit', 'list');
+    await actions.authorize(actionContext(c), { kind: 'admin_audit' }, 'list');
     const [page, chain] = await Promise.all([auditLogPage(c.var.db, q), c.req.query('verify') ? verifyAuditChain(c.var.db) : Promise.resolve(null)]);
     const next = new URLSearchParams({ ...Object.fromEntries(Object.entries(c.req.query()).filter(([k, v]) => k !== 'cursor' && k !== 'verify' && v !== '')), ...(page.next_cursor ? { cursor: String(page.next_cursor) } : {}) });
     return c.html(
