@@ -9,8 +9,10 @@ import { log } from '../lib/log';
 import { managementRoutes } from './api/management';
 import { memberRoutes } from './api/members';
 import { reportRoutes } from './api/reports';
+import { ssoRoutes } from './api/sso';
 import { storeBatch } from './consumer';
 import { buildOpenApi } from './openapi';
+import { oidcLoginRoutes } from './sso/oidc/routes';
 import { uiRoutes } from './ui/routes';
 import type { AdminEnv } from './env';
 import { adminApiAuth } from './auth/api-auth';
@@ -31,12 +33,14 @@ export function createAdminApp() {
   app.get('/ui/', (c) => c.redirect('/ui'));
   app.get('/api/openapi.json', (c) => c.json(buildOpenApi()));
   app.route('/ui', uiRoutes());
+  app.route('/sso/oidc', oidcLoginRoutes());
 
   const api = new Hono<{ Bindings: AdminEnv; Variables: AdminVariables }>();
   api.use('*', database(), adminApiAuth());
   api.route('/', managementRoutes());
   api.route('/', reportRoutes());
   api.route('/', memberRoutes());
+  api.route('/', ssoRoutes());
   app.route('/api/v1', api);
 
   app.notFound((c) => toWireError(new GatewayError('not_found', `Unknown path: ${c.req.method} ${c.req.path}`), 'admin'));

@@ -3,9 +3,13 @@
  * fetch from an IdP (issuer, and the endpoints its discovery document names).
  */
 import { isPrivateHost } from '../../../lib/net/cidr';
+import type { OrgRole } from '../../db/schema';
 
-export const SSO_ROLES = ['org_admin', 'developer', 'auditor'] as const;
-export type SsoRole = (typeof SSO_ROLES)[number];
+/**
+ * Roles an organisation's IdP can grant: organisation roles only. `platform_admin` spans every
+ * organisation, so no one organisation's IdP may hand it out.
+ */
+export type SsoRole = OrgRole;
 
 /** When a person is in several mapped groups, the strongest role wins. */
 export const ROLE_PRECEDENCE: readonly SsoRole[] = ['org_admin', 'developer', 'auditor'];
