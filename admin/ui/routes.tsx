@@ -17,6 +17,7 @@ import { auditLogQuerySchema, createKeySchema, createOrgSchema, createProviderKe
 import { anonymousPrincipal, masterPrincipal } from '../auth/principal';
 import { sessionPrincipal } from '../auth/session-principal';
 import { csrfToken, csrfValid, currentSession, endSession, loginCsrfToken, loginCsrfValid, startSession, type Session } from '../session';
+import { SsoLoginForm } from '../sso/oidc/login-form';
 import { Chart } from './charts';
 import { Badge, Csrf, ErrorBox, fmtCost, fmtTime, Layout, type PageContext } from './layout';
 import { APP_CSS, APP_JS } from './static';
@@ -98,6 +99,9 @@ export function uiRoutes() {
             <button type="submit">Log in</button>
           </form>
         </div>
+        <div class="card">
+          <SsoLoginForm />
+        </div>
       </Layout>,
       status,
     );
@@ -151,7 +155,7 @@ export function uiRoutes() {
       return c.text('Your session has ended. Log in again.', 401);
     }
     c.set('principal', principal);
-    c.set('page', { actor: session.actor, csrf, path: c.req.path });
+    c.set('page', { actor: typeof principal.attr.email === 'string' && principal.attr.email ? principal.attr.email : session.actor, csrf, path: c.req.path });
     if (c.req.method === 'POST') {
       const form = await formOf(c);
       if (!(await csrfValid(c.env, session, form._csrf))) {

@@ -92,7 +92,23 @@ export function oidcLoginRoutes() {
     if (!id) {
       return refusedPage(c, new LoginRefused('connection_unavailable', 'no connection for this email domain'));
     }
-    return c.redirect(`/sso/oidc/${id}/start`, 303);
+    // A page, not a redirect: the login page's CSP has `form-action 'self'`, which browsers apply
+    // to every redirect after a form post, so a redirect chain ending at the IdP would be blocked.
+    const start = `/sso/oidc/${id}/start`;
+    return c.html(
+      <html lang="en">
+        <head>
+          <meta charset="utf-8" />
+          <meta http-equiv="refresh" content={`0;url=${start}`} />
+          <title>Single sign-on · Routero admin</title>
+        </head>
+        <body>
+          <p>
+            Continuing to your identity provider… <a href={start}>Continue</a>
+          </p>
+        </body>
+      </html>,
+    );
   });
 
   app.get('/:connection_id/start', async (c) => {
