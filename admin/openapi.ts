@@ -3,6 +3,7 @@
  * validate with (zod's JSON Schema output), so the description cannot drift from the validation.
  */
 import { z } from 'zod';
+import { createOidcConnectionSchema } from './domain/sso-connections';
 import { auditLogQuerySchema, createKeySchema, createOrgSchema, createProviderKeySchema, eventsQuerySchema, listQuerySchema, usageQuerySchema } from './schemas';
 
 interface Operation {
@@ -66,7 +67,12 @@ export function buildOpenApi() {
       '/api/v1/audit-log': { get: op('The admin audit log, newest first, with a cursor', { parameters: queryParams(auditLogQuerySchema) }) },
       '/api/v1/audit-log/verify': { get: op('Verify the admin audit log hash chain') },
       '/api/v1/admin/rebuild-kv': { post: op('Rewrite the KV read model from Postgres') },
-      '/api/v1/admin/reencrypt-provider-keys': { post: op('Re-encrypt provider keys under the newest key-encryption key') },
+      '/api/v1/admin/reencrypt-provider-keys': { post: op('Re-encrypt provider keys and SSO client secrets under the newest key-encryption key') },
+      '/api/v1/orgs/{org_id}/sso/oidc': {
+        post: op('Add an OIDC single sign-on connection; the answer names the redirect URI to register (never the client secret)', { parameters: idParam('org_id'), requestBody: body(createOidcConnectionSchema(false)) }, '201'),
+      },
+      '/api/v1/orgs/{org_id}/sso': { get: op("List an organisation's SSO connections", { parameters: idParam('org_id') }) },
+      '/api/v1/sso/{connection_id}': { delete: op('Delete an SSO connection', { parameters: idParam('connection_id') }) },
     } as Record<string, Record<string, Operation>>,
   };
 }

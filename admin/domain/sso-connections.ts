@@ -61,7 +61,7 @@ export function createOidcConnectionSchema(allowPrivate: boolean) {
 
 export type CreateOidcConnection = z.infer<ReturnType<typeof createOidcConnectionSchema>>;
 
-function secretBinding(row: Pick<ConnectionRow, 'id' | 'org_id' | 'issuer' | 'client_id'>): SecretBinding {
+export function ssoSecretBinding(row: Pick<ConnectionRow, 'id' | 'org_id' | 'issuer' | 'client_id'>): SecretBinding {
   return { purpose: 'sso-client-secret', recordId: row.id, orgId: row.org_id, provider: `${row.issuer} ${row.client_id}` };
 }
 
@@ -118,7 +118,7 @@ export async function createOidcConnection(ctx: ActionContext, orgId: string, in
       });
     }
     const base = { id, org_id: orgId, issuer: input.issuer, client_id: input.client_id };
-    const sealed = await sealSecret(await keyRing(ctx.env), secretBinding(base), input.client_secret);
+    const sealed = await sealSecret(await keyRing(ctx.env), ssoSecretBinding(base), input.client_secret);
     const [row] = await tx
       .insert(ssoConnections)
       .values({
@@ -186,7 +186,7 @@ export async function loadOidcConnection(db: Queryable, env: AdminEnv, id: strin
       acrValues: row.acr_values,
       jit: row.jit,
     },
-    clientSecret: async () => openSecret(await keyRing(env), secretBinding(row), row),
+    clientSecret: async () => openSecret(await keyRing(env), ssoSecretBinding(row), row),
   };
 }
 
@@ -205,7 +205,7 @@ export async function reencryptSsoSecrets(db: Queryable, ring: KeyRing): Promise
   let reencrypted = 0;
   for (const row of rows) {
     if (row.kek_version === ring.active) continue;
-    const binding = secretBinding(row);
+    const binding = ssoSecretBinding(row);
     const sealed = await sealSecret(ring, binding, await openSecret(ring, binding, row));
     await db.update(ssoConnections).set(sealed).where(eq(ssoConnections.id, row.id));
     reencrypted++;

@@ -18,6 +18,7 @@ import { anonymousPrincipal, masterPrincipal } from '../auth/principal';
 import { sessionPrincipal } from '../auth/session-principal';
 import { csrfToken, csrfValid, currentSession, endSession, loginCsrfToken, loginCsrfValid, startSession, type Session } from '../session';
 import { SsoLoginForm } from '../sso/oidc/login-form';
+import { ssoPages } from './pages/sso';
 import { Chart } from './charts';
 import { Badge, Csrf, ErrorBox, fmtCost, fmtTime, Layout, type PageContext } from './layout';
 import { APP_CSS, APP_JS } from './static';
@@ -165,6 +166,8 @@ export function uiRoutes() {
     }
     await next();
   });
+
+  ui.route('/sso', ssoPages());
 
   ui.post('/logout', async (c) => {
     await actions.recordAction(actionContext(c), 'logout', 'allowed', { type: 'session', id: null });

@@ -149,6 +149,35 @@ describe('signing in with SSO in Chromium', () => {
     await context.close();
   });
 
+  it('lets an admin add a connection in the UI (the secret is never shown again) and delete it', async () => {
+    const secret = `ui-secret-${crypto.randomUUID()}`;
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    page.on('dialog', (d) => void d.accept());
+    await page.goto(`${e2e.stack.adminUrl}/ui/login`);
+    await page.fill('#master_key', e2e.stack.masterKey);
+    await page.click('button:has-text("Log in")');
+    await page.waitForURL((u) => u.pathname === '/ui');
+    await page.goto(`${e2e.stack.adminUrl}/ui/sso?org_id=${orgId}`);
+    expect(await page.textContent('[data-testid=sso-connections]')).toContain(`${e2e.stack.adminUrl}/sso/oidc/callback`);
+    await page.fill('#sso-issuer', idp.issuer);
+    await page.fill('#sso-client-id', 'ui-client');
+    await page.fill('#sso-client-secret', secret);
+    await page.fill('#sso-domains', 'ui.test');
+    await page.fill('#sso-roles', 'platform-team = org_admin');
+    await page.selectOption('#sso-default-role', 'auditor');
+    await page.click('button:has-text("Add SSO connection")');
+    const row = page.locator('[data-testid=sso-connections] tr', { hasText: 'ui.test' });
+    await row.waitFor();
+    expect(await row.textContent()).toContain('platform-team → org_admin');
+    expect(await page.content()).not.toContain(secret);
+    expect(await e2e.query('select issuer from sso_connections where org_id = $1 order by created_at', [orgId])).toHaveLength(2);
+    await row.locator('button:has-text("Delete")').click();
+    await page.locator('[data-testid=sso-connections] tr', { hasText: 'ui.test' }).waitFor({ state: 'detached' });
+    expect(await e2e.query('select domain from sso_connection_domains where domain = $1', ['ui.test'])).toEqual([]);
+    await context.close();
+  });
+
   it('says so when no connection signs in the email domain', async () => {
     const page = await browser.newPage();
     await page.goto(`${e2e.stack.adminUrl}/ui/login`);

@@ -3,6 +3,8 @@
  * loopback): the whole Authorization Code + PKCE exchange, and every way a login must be refused.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { generateKek, KeyRingError, loadKeyRing, openSecret, sealSecret } from '../../lib/crypto/aes-gcm';
+import { ssoSecretBinding } from '../../admin/domain/sso-connections';
 import { beginLogin, finishLogin, type RpOptions } from '../../admin/sso/oidc/client';
 import type { OidcConnection } from '../../admin/sso/oidc/config';
 import { identityFromClaims } from '../../admin/sso/oidc/identity';
@@ -170,5 +172,20 @@ describe('MFA evidence (RFC 8176 amr, acr)', () => {
     expect(mfaEvidence({ amr: ['pwd'], acr: 'phr' }, ['phr']).mfa).toBe(true);
     expect(mfaEvidence({ amr: ['pwd'], acr: 'phr' }, ['phrh']).mfa).toBe(false);
     expect(mfaEvidence({ amr: 'mfa', acr: 1 }, ['1']).mfa).toBe(false);
+  });
+});
+
+describe('SSO client secret sealing', () => {
+  it('opens only for the connection, issuer and client id it was sealed for, and never as a provider key', async () => {
+    const ring = await loadKeyRing(`1:${generateKek()}`);
+    const row = { id: crypto.randomUUID(), org_id: crypto.randomUUID(), issuer: 'https://idp.example', client_id: 'routero' };
+    const sealed = await sealSecret(ring, ssoSecretBinding(row), 'client-secret-value');
+    expect(sealed.ciphertext).not.toContain('client-secret-value');
+    expect(await openSecret(ring, ssoSecretBinding(row), sealed)).toBe('client-secret-value');
+    await expect(openSecret(ring, ssoSecretBinding({ ...row, issuer: 'https://attacker.example' }), sealed)).rejects.toThrow(KeyRingError);
+    await expect(openSecret(ring, ssoSecretBinding({ ...row, client_id: 'other' }), sealed)).rejects.toThrow(KeyRingError);
+    await expect(openSecret(ring, ssoSecretBinding({ ...row, id: crypto.randomUUID() }), sealed)).rejects.toThrow(KeyRingError);
+    const asProviderKey = { ...ssoSecretBinding(row), purpose: 'provider-key' as const };
+    await expect(openSecret(ring, asProviderKey, sealed)).rejects.toThrow(KeyRingError);
   });
 });
