@@ -11,7 +11,8 @@ import type { Queryable } from './db/client';
 import { orgs, providerKeys, virtualKeys } from './db/schema';
 import { GatewayError } from '../lib/errors';
 import type { AdminEnv } from './env';
-import { authorize, authorizeOrHide, change, publishToEdge, type ActionContext } from './domain/change';
+import { authorizeOrHide, change, publishToEdge, type ActionContext } from './domain/change';
+import { planFilter } from './auth/plan';
 import { reencryptSsoSecrets } from './domain/sso-connections';
 import { rebuildKv, syncProviderKeys, syncVirtualKey } from './kv-sync';
 import type { createKeySchema, createOrgSchema, createProviderKeySchema } from './schemas';
@@ -86,9 +87,10 @@ export function createOrg(ctx: ActionContext, input: z.infer<typeof createOrgSch
   });
 }
 
+/** The organisations the principal may see (Cerbos query plan → SQL filter). */
 export async function listOrgs(ctx: ActionContext) {
-  await authorize(ctx, { kind: 'org' }, 'list');
-  return ctx.db.select().from(orgs).orderBy(orgs.created_at);
+  const allowed = await planFilter(ctx, 'org', 'list', { org_id: orgs.id });
+  return ctx.db.select().from(orgs).where(allowed).orderBy(orgs.created_at);
 }
 
 // ── provider keys ──
@@ -110,8 +112,8 @@ export async function createProviderKey(ctx: ActionContext, input: z.infer<Retur
 }
 
 export async function listProviderKeys(ctx: ActionContext, orgId?: string) {
-  await authorize(ctx, { kind: 'provider_key', orgId }, 'list');
-  const where = orgId ? and(eq(providerKeys.org_id, orgId), isNull(providerKeys.deleted_at)) : isNull(providerKeys.deleted_at);
+  const allowed = await planFilter(ctx, 'provider_key', 'list', { org_id: providerKeys.org_id });
+  const where = and(allowed, isNull(providerKeys.deleted_at), orgId ? eq(providerKeys.org_id, orgId) : undefined);
   const rows = await ctx.db.select().from(providerKeys).where(where).orderBy(desc(providerKeys.created_at));
   return rows.map(publicProviderKey);
 }
@@ -174,9 +176,9 @@ export async function findVirtualKey(ctx: ActionContext, id: string) {
 }
 
 export async function listVirtualKeys(ctx: ActionContext, orgId?: string) {
-  await authorize(ctx, { kind: 'virtual_key', orgId }, 'list');
-  const query = ctx.db.select().from(virtualKeys);
-  const rows = await (orgId ? query.where(eq(virtualKeys.org_id, orgId)) : query).orderBy(desc(virtualKeys.created_at));
+  const allowed = await planFilter(ctx, 'virtual_key', 'list', { org_id: virtualKeys.org_id, owner_user_id: virtualKeys.owner_user_id });
+  const where = and(allowed, orgId ? eq(virtualKeys.org_id, orgId) : undefined);
+  const rows = await ctx.db.select().from(virtualKeys).where(where).orderBy(desc(virtualKeys.created_at));
   return rows.map(publicVirtualKey);
 }
 

@@ -3,13 +3,12 @@
  * audit Queue and its dead-letter queue.
  */
 import { Hono } from 'hono';
-import { asGatewayError, GatewayError, toWireError } from '../lib/errors';
+import { GatewayError, toWireError } from '../lib/errors';
+import { adminError } from './errors';
 import { uuidv7 } from '../lib/crypto/encoding';
 import { log } from '../lib/log';
-import { managementRoutes } from './api/management';
-import { memberRoutes } from './api/members';
-import { reportRoutes } from './api/reports';
-import { ssoRoutes } from './api/sso';
+import { API_ROUTES } from './api/routes';
+import { mount } from './route-table';
 import { storeBatch } from './consumer';
 import { buildOpenApi } from './openapi';
 import { oidcLoginRoutes } from './sso/oidc/routes';
@@ -37,16 +36,13 @@ export function createAdminApp() {
 
   const api = new Hono<{ Bindings: AdminEnv; Variables: AdminVariables }>();
   api.use('*', database(), adminApiAuth());
-  api.route('/', managementRoutes());
-  api.route('/', reportRoutes());
-  api.route('/', memberRoutes());
-  api.route('/', ssoRoutes());
+  mount(api, API_ROUTES);
   app.route('/api/v1', api);
 
   app.notFound((c) => toWireError(new GatewayError('not_found', `Unknown path: ${c.req.method} ${c.req.path}`), 'admin'));
 
   app.onError((e, c) => {
-    const err = asGatewayError(e);
+    const err = adminError(e);
     const requestId = c.get('requestId');
     log(err.status >= 500 ? 'error' : 'warn', 'admin request failed', { request_id: requestId, status: err.status, reason: err.reason });
     return toWireError(err, 'admin', requestId);

@@ -10,6 +10,8 @@ export interface AdminVariables {
   principal: Principal;
   db: Database;
   cerbos: CerbosClient;
+  /** Authorization decisions made while serving this request (checked by the route table). */
+  decisions: string[];
 }
 
 type AdminMiddleware = MiddlewareHandler<{ Bindings: AdminEnv; Variables: AdminVariables }>;
@@ -45,7 +47,7 @@ export function requestMeta<V extends AdminVariables>(c: Context<{ Bindings: Adm
 
 /** Everything a management action needs, from the request (the API's and the UI's alike). */
 export function actionContext<V extends AdminVariables>(c: Context<{ Bindings: AdminEnv; Variables: V }>): ActionContext {
-  return { db: c.get('db'), env: c.env, principal: c.get('principal'), cerbos: c.get('cerbos'), meta: requestMeta(c) };
+  return { db: c.get('db'), env: c.env, principal: c.get('principal'), cerbos: c.get('cerbos'), meta: requestMeta(c), decisions: c.get('decisions') };
 }
 
 /** One Cerbos client per isolate and URL; decisions cached for 5 s. */

@@ -4,19 +4,34 @@ import type { z } from 'zod';
 import type { Database } from './db/client';
 import { adminAuditLog, auditEvents, virtualKeys } from './db/schema';
 import { GatewayError } from '../lib/errors';
+import type { AttrColumns } from './auth/plan';
 import type { auditLogQuerySchema, eventsQuerySchema, usageQuerySchema } from './schemas';
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const toNumber = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
-function rangeFilters(q: { org_id?: string; from?: string; to?: string }): SQL[] {
-  const filters: SQL[] = [];
+/**
+ * What the policy's query plan may refer to, for events and usage: the event's organisation, and
+ * the owner of the key that made the request (developers see their own keys' traffic).
+ */
+export const eventVisibility: AttrColumns = {
+  org_id: auditEvents.org_id,
+  owner_user_id: sql`(select ${virtualKeys.owner_user_id} from ${virtualKeys} where ${virtualKeys.id} = ${auditEvents.key_id})`,
+};
+
+/** For the admin audit log: the organisation each action concerned. */
+export const auditVisibility: AttrColumns = { org_id: adminAuditLog.org_id };
+
+function rangeFilters(q: { org_id?: string; from?: string; to?: string }, allowed?: SQL): SQL[] {
+  const filters: SQL[] = allowed ? [allowed] : [];
   if (q.org_id) filters.push(eq(auditEvents.org_id, q.org_id));
   if (q.from) filters.push(gte(auditEvents.started_at, new Date(q.from)));
   if (q.to) filters.push(lt(auditEvents.started_at, new Date(q.to)));
   return filters;
 }
 
-export async function usageSummary(db: Database, q: z.infer<typeof usageQuerySchema>) {
+export async function usageSummary(db: Database, q: z.infer<typeof usageQuerySchema>, allowed: SQL | undefined) {
   const group =
     q.group_by === 'model' ? sql<string>`coalesce(${auditEvents.model}, '(none)')`
     : q.group_by === 'key' ? sql<string>`coalesce(${auditEvents.key_id}, '(none)')`
@@ -32,7 +47,7 @@ export async function usageSummary(db: Database, q: z.infer<typeof usageQuerySch
       unpriced_requests: sql<number>`(count(*) filter (where ${auditEvents.cost_usd} is null))::int`,
     })
     .from(auditEvents)
-    .where(and(...rangeFilters(q)))
+    .where(and(...rangeFilters(q, allowed)))
     .groupBy(group)
     .orderBy(group);
   return rows.map((r) => ({
@@ -55,15 +70,16 @@ function decodeCursor(cursor: string): { at: Date; id: string } {
   try {
     const [at, id] = atob(cursor.replace(/-/g, '+').replace(/_/g, '/')).split('|');
     const date = new Date(at!);
-    if (!id || Number.isNaN(date.getTime())) throw new Error('bad');
+    // A forged cursor must be a 400, not a database error: check both parts before using them.
+    if (!id || !UUID_RE.test(id) || Number.isNaN(date.getTime()) || date.getUTCFullYear() < 1970 || date.getUTCFullYear() > 9999) throw new Error('bad');
     return { at: date, id };
   } catch {
     throw new GatewayError('invalid_request', "Invalid request: 'cursor': is not a cursor from a previous page", { param: 'cursor' });
   }
 }
 
-export async function listEvents(db: Database, q: z.infer<typeof eventsQuerySchema>) {
-  const filters = rangeFilters(q);
+export async function listEvents(db: Database, q: z.infer<typeof eventsQuerySchema>, allowed: SQL | undefined) {
+  const filters = rangeFilters(q, allowed);
   if (q.key_id) filters.push(eq(auditEvents.key_id, q.key_id));
   if (q.model) filters.push(eq(auditEvents.model, q.model));
   if (q.status !== undefined) filters.push(eq(auditEvents.status, q.status));
@@ -96,7 +112,7 @@ export interface OverviewBucket {
 }
 
 /** Time series for the overview charts: requests, errors, tokens, spend, latency p50/p95. */
-export async function overviewSeries(db: Database, from: Date, to: Date, bucket: 'hour' | 'day'): Promise<OverviewBucket[]> {
+export async function overviewSeries(db: Database, from: Date, to: Date, bucket: 'hour' | 'day', allowed: SQL | undefined): Promise<OverviewBucket[]> {
   const b = bucket === 'hour' ? sql.raw(`'hour'`) : sql.raw(`'day'`);
   const rows = await db
     .select({
@@ -109,7 +125,7 @@ export async function overviewSeries(db: Database, from: Date, to: Date, bucket:
       p95_ms: sql<number | null>`percentile_cont(0.95) within group (order by ${auditEvents.latency_ms})`,
     })
     .from(auditEvents)
-    .where(and(gte(auditEvents.started_at, from), lt(auditEvents.started_at, to)))
+    .where(and(allowed, gte(auditEvents.started_at, from), lt(auditEvents.started_at, to)))
     .groupBy(sql`1`)
     .orderBy(sql`1`);
   return rows.map((r) => ({
@@ -123,7 +139,7 @@ export async function overviewSeries(db: Database, from: Date, to: Date, bucket:
   }));
 }
 
-export async function topBy(db: Database, from: Date, to: Date, by: 'model' | 'key', limit = 5) {
+export async function topBy(db: Database, from: Date, to: Date, by: 'model' | 'key', allowed: SQL | undefined, limit = 5) {
   const col = by === 'model' ? auditEvents.model : auditEvents.key_id;
   const rows = await db
     .select({
@@ -133,7 +149,7 @@ export async function topBy(db: Database, from: Date, to: Date, by: 'model' | 'k
       cost_usd: sql<string>`coalesce(sum(${auditEvents.cost_usd}), 0)`,
     })
     .from(auditEvents)
-    .where(and(gte(auditEvents.started_at, from), lt(auditEvents.started_at, to)))
+    .where(and(allowed, gte(auditEvents.started_at, from), lt(auditEvents.started_at, to)))
     .groupBy(sql`1`)
     .orderBy(sql`2 desc`)
     .limit(limit);
@@ -150,8 +166,8 @@ export async function lastUsedByKey(db: Database): Promise<Map<string, Date>> {
   return new Map(rows.filter((r) => r.key_id).map((r) => [r.key_id!, new Date(r.last)]));
 }
 
-export async function auditLogPage(db: Database, q: z.infer<typeof auditLogQuerySchema>) {
-  const filters: SQL[] = [];
+export async function auditLogPage(db: Database, q: z.infer<typeof auditLogQuerySchema>, allowed: SQL | undefined) {
+  const filters: SQL[] = allowed ? [allowed] : [];
   if (q.actor) filters.push(eq(adminAuditLog.actor, q.actor));
   if (q.action) filters.push(eq(adminAuditLog.action, q.action));
   if (q.outcome) filters.push(eq(adminAuditLog.outcome, q.outcome));
@@ -166,21 +182,4 @@ export async function auditLogPage(db: Database, q: z.infer<typeof auditLogQuery
     .limit(q.limit + 1);
   const page = rows.slice(0, q.limit);
   return { data: page, next_cursor: rows.length > q.limit ? page.at(-1)!.seq : null };
-}
-
-/** Failed logins from one address in the last window (for rate limiting). */
-export async function recentFailedLogins(db: Database, clientIp: string | null, windowMinutes: number): Promise<number> {
-  const since = new Date(Date.now() - windowMinutes * 60_000).toISOString();
-  const [row] = await db
-    .select({ n: sql<number>`count(*)::int` })
-    .from(adminAuditLog)
-    .where(
-      and(
-        eq(adminAuditLog.action, 'login'),
-        or(eq(adminAuditLog.outcome, 'failed'), eq(adminAuditLog.outcome, 'denied')),
-        clientIp ? eq(adminAuditLog.client_ip, clientIp) : sql`${adminAuditLog.client_ip} is null`,
-        gte(adminAuditLog.at, since),
-      ),
-    );
-  return Number(row?.n ?? 0);
 }

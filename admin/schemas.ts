@@ -7,7 +7,29 @@ import { MODEL_PATTERN_RE } from '../lib/models';
 import { isPrivateHost, isValidCidr } from '../lib/net/cidr';
 
 export const uuidField = (name: string) => z.string({ error: 'is required' }).uuid(`must be a ${name} id (UUID)`);
-const nameField = z.string({ error: 'is required' }).trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
+
+/** Postgres text cannot hold NUL (U+0000); it is never meaningful in a name, so every text input refuses it. */
+const NO_NUL = (v: string) => !v.includes('\u0000');
+export const textField = (max: number) =>
+  z.string({ error: 'is required' }).max(max, `must be at most ${max} characters`).refine(NO_NUL, 'must not contain NUL characters');
+const nameField = textField(200).transform((v) => v.trim()).pipe(z.string().min(1, 'must not be empty'));
+
+/** A virtual key id (the `<id>` in `rto_<id>_<secret>`). */
+export const virtualKeyIdField = z.string().regex(/^[a-z2-7]{16}$/, 'must be a virtual key id (16 characters a–z, 2–7)');
+
+/** Dates the database can hold and a person means: years 1970–9999 (year 0 does not exist in Postgres). */
+const inRange = (v: string) => {
+  const t = Date.parse(v);
+  return Number.isFinite(t) && t >= Date.UTC(1970, 0, 1) && t < Date.UTC(10000, 0, 1);
+};
+
+function safeUrl(u: string): URL | null {
+  try {
+    return new URL(u);
+  } catch {
+    return null;
+  }
+}
 
 const ROLE_ENUM = z.enum(['org_admin', 'developer', 'auditor'], { error: 'must be one of: org_admin, developer, auditor' });
 
@@ -22,20 +44,26 @@ export const changeRoleSchema = z.strictObject({ role: ROLE_ENUM });
 export const createOrgSchema = z.strictObject({ name: nameField });
 
 export function createProviderKeySchema(allowPrivate: boolean) {
-  const baseUrl = z
-    .string()
-    .url('must be an absolute URL')
+  // Each check parses on its own and treats "not a URL" as failing, so no check can throw.
+  const baseUrl = textField(2048)
+    .refine((u) => safeUrl(u) !== null, { message: 'must be an absolute URL', abort: true })
     .refine((u) => {
-      const url = new URL(u);
-      return url.protocol === 'https:' || (allowPrivate && url.protocol === 'http:');
+      const url = safeUrl(u);
+      return url !== null && (url.protocol === 'https:' || (allowPrivate && url.protocol === 'http:'));
     }, 'must use https')
-    .refine((u) => !new URL(u).username && !new URL(u).password, 'must not carry credentials')
-    .refine((u) => allowPrivate || !isPrivateHost(new URL(u).hostname), 'must not point at a private or loopback address');
+    .refine((u) => {
+      const url = safeUrl(u);
+      return url !== null && !url.username && !url.password;
+    }, 'must not carry credentials')
+    .refine((u) => {
+      const url = safeUrl(u);
+      return url !== null && (allowPrivate || !isPrivateHost(url.hostname));
+    }, 'must not point at a private or loopback address');
   return z.strictObject({
     org_id: uuidField('organisation'),
     provider: z.enum(['openai', 'anthropic'], { error: 'must be one of: openai, anthropic' }),
     name: nameField,
-    secret: z.string({ error: 'is required' }).min(8, 'is too short to be an API key').max(4096, 'is too long'),
+    secret: textField(4096).pipe(z.string().min(8, 'is too short to be an API key')),
     base_url: baseUrl.nullish(),
   });
 }
@@ -44,17 +72,21 @@ export const createKeySchema = z.strictObject({
   org_id: uuidField('organisation'),
   name: nameField,
   models: z
-    .array(z.string().regex(MODEL_PATTERN_RE, 'must be a model pattern like "openai/*" or "anthropic/claude-sonnet-4-5"'))
+    .array(z.string().max(200).regex(MODEL_PATTERN_RE, 'must be a model pattern like "openai/*" or "anthropic/claude-sonnet-4-5"'))
     .max(100)
     .optional(),
   expires_at: z.iso
     .datetime({ offset: true, error: 'must be an ISO 8601 date-time, e.g. 2027-01-01T00:00:00Z' })
     .refine((v) => Date.parse(v) > Date.now(), 'must be in the future')
+    .refine(inRange, 'must be before 9999-12-31')
     .nullish(),
   cidrs: z.array(z.string().refine(isValidCidr, 'must be a CIDR range such as 203.0.113.0/24 or 2001:db8::/32')).max(100).optional(),
 });
 
-const isoDate = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' }).or(z.iso.date({ error: 'must be an ISO 8601 date' }));
+const isoDate = z.iso
+  .datetime({ offset: true, error: 'must be an ISO 8601 date-time' })
+  .or(z.iso.date({ error: 'must be an ISO 8601 date' }))
+  .refine(inRange, 'must be between 1970-01-01 and 9999-12-31');
 
 export const rangeQuery = {
   org_id: uuidField('organisation').optional(),
@@ -71,19 +103,22 @@ export const usageQuerySchema = z.object({
 
 export const eventsQuerySchema = z.object({
   ...rangeQuery,
-  key_id: z.string().max(64).optional(),
-  model: z.string().max(200).optional(),
+  key_id: virtualKeyIdField.optional(),
+  model: textField(200).optional(),
   status: z.coerce.number({ error: 'must be an HTTP status code' }).int().min(100).max(599).optional(),
   limit: z.coerce.number({ error: 'must be a number' }).int().min(1, 'must be at least 1').max(500, 'must be at most 500').default(50),
-  cursor: z.string().max(200).optional(),
+  cursor: z.string().max(200).regex(/^[A-Za-z0-9_-]+$/, 'is not a cursor from a previous page').optional(),
 });
 
 export const auditLogQuerySchema = z.object({
-  actor: z.string().max(200).optional(),
-  action: z.string().max(100).optional(),
+  actor: textField(200).optional(),
+  action: textField(100).optional(),
   outcome: z.enum(['allowed', 'denied', 'failed']).optional(),
   from: isoDate.optional(),
   to: isoDate.optional(),
   limit: z.coerce.number({ error: 'must be a number' }).int().min(1).max(500).default(50),
-  cursor: z.coerce.number().int().positive().optional(),
+  cursor: z.coerce.number({ error: 'is not a cursor from a previous page' }).int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
 });
+
+/** TEST ONLY: body of POST /ui/test-login (see admin/ui/routes.tsx). */
+export const testLoginSchema = z.strictObject({ email: z.string().max(320).pipe(z.email()) });

@@ -35,6 +35,8 @@ export interface StackOptions {
   keyCacheTtlSeconds?: number;
   policyCacheTtlSeconds?: number;
   masterKey?: string;
+  /** TEST ONLY: enables the admin Worker's `POST /ui/test-login` (ROUTERO_TEST_LOGIN); never for npm start. */
+  testLogin?: boolean;
   /** Receives every line the child processes print. */
   onLog?: (source: string, line: string) => void;
 }
@@ -242,6 +244,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       SESSION_SIGNING_KEY: secrets.SESSION_SIGNING_KEY,
       DATABASE_URL: databaseUrl,
       NEON_WS_PROXY: `127.0.0.1:${proxyPort}`,
+      ...(opts.testLogin ? { ROUTERO_TEST_LOGIN: 'true' } : {}),
     });
     const wrangler = spawn(
       process.execPath,

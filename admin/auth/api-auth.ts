@@ -11,9 +11,11 @@ import type { MiddlewareHandler } from 'hono';
 import { timingSafeEqualText } from '../../lib/crypto/encoding';
 import { authFailed, GatewayError } from '../../lib/errors';
 import type { AdminEnv } from '../env';
-import { cerbosFor, type AdminVariables } from '../middleware';
+import { recordAction } from '../domain/change';
+import { cerbosFor, requestMeta, type AdminVariables } from '../middleware';
+import { giveBackSlot, MASTER_KEY_LIMITS, takeAttemptSlot } from './master-key-limiter';
 import { currentSession } from '../session';
-import { masterPrincipal } from './principal';
+import { anonymousPrincipal, masterPrincipal } from './principal';
 import { sessionPrincipal } from './session-principal';
 
 type AdminMiddleware = MiddlewareHandler<{ Bindings: AdminEnv; Variables: AdminVariables }>;
@@ -33,8 +35,16 @@ export function adminApiAuth(): AdminMiddleware {
     c.set('cerbos', cerbosFor(c.env));
     const header = c.req.header('authorization');
     if (header !== undefined) {
+      const meta = requestMeta(c);
+      const slot = await takeAttemptSlot(c.var.db, meta.clientIp);
       const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-      if (!m || !(await timingSafeEqualText(m[1]!, c.env.MASTER_KEY))) throw authFailed('master key mismatch');
+      const ok = slot <= MASTER_KEY_LIMITS.api && m !== null && (await timingSafeEqualText(m[1]!, c.env.MASTER_KEY));
+      if (!ok) {
+        // Audited without the presented value (issue 8 finding 4).
+        await recordAction({ db: c.var.db, meta, principal: anonymousPrincipal('master_key') }, 'api.authenticate', slot > MASTER_KEY_LIMITS.api ? 'denied' : 'failed', { type: 'api', id: null });
+        throw authFailed(slot > MASTER_KEY_LIMITS.api ? 'master key attempts over the limit' : 'master key mismatch');
+      }
+      await giveBackSlot(c.var.db, meta.clientIp);
       c.set('principal', masterPrincipal());
       return next();
     }

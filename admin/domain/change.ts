@@ -29,6 +29,15 @@ export interface ActionContext {
   principal: Principal;
   cerbos: CerbosClient;
   meta: RequestMeta;
+  /**
+   * Every authorization decision this request made (`kind:action`). The route table
+   * (admin/routes.ts) refuses to answer a route whose declared decision is not in here.
+   */
+  decisions?: string[];
+}
+
+export function noteDecision(ctx: Pick<ActionContext, 'decisions'>, kind: string, action: string): void {
+  ctx.decisions?.push(`${kind}:${action}`);
 }
 
 /** The resource of one decision: kind, id, and the attributes the policies read. */
@@ -74,7 +83,8 @@ export async function recordAction(
 }
 
 /** One Cerbos decision; Cerbos down is a 503, never an allow. */
-export async function isAllowed(ctx: Pick<ActionContext, 'cerbos' | 'principal'>, resource: ResourceRef, action: string): Promise<boolean> {
+export async function isAllowed(ctx: Pick<ActionContext, 'cerbos' | 'principal' | 'decisions'>, resource: ResourceRef, action: string): Promise<boolean> {
+  noteDecision(ctx, resource.kind, action);
   try {
     return await ctx.cerbos.isAllowed(ctx.principal, { kind: resource.kind, id: resource.id ?? '*', attr: resourceAttr(resource) }, action);
   } catch (e) {
@@ -92,7 +102,7 @@ export function denied(resource: ResourceRef, action: string, principal: Princip
 }
 
 /** A read or list decision: 403 when denied. */
-export async function authorize(ctx: Pick<ActionContext, 'cerbos' | 'principal'>, resource: ResourceRef, action: string): Promise<void> {
+export async function authorize(ctx: Pick<ActionContext, 'cerbos' | 'principal' | 'decisions'>, resource: ResourceRef, action: string): Promise<void> {
   if (!(await isAllowed(ctx, resource, action))) throw denied(resource, action, ctx.principal);
 }
 
@@ -100,7 +110,7 @@ export async function authorize(ctx: Pick<ActionContext, 'cerbos' | 'principal'>
  * A decision on one named resource that the caller may not even know exists: a denial answers the
  * same 404 as a missing resource, so another organisation's ids cannot be probed.
  */
-export async function authorizeOrHide(ctx: Pick<ActionContext, 'cerbos' | 'principal'>, resource: ResourceRef, action: string, notFound: GatewayError): Promise<void> {
+export async function authorizeOrHide(ctx: Pick<ActionContext, 'cerbos' | 'principal' | 'decisions'>, resource: ResourceRef, action: string, notFound: GatewayError): Promise<void> {
   if (!(await isAllowed(ctx, resource, action))) throw notFound;
 }
 

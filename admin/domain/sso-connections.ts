@@ -15,6 +15,7 @@ import type { Queryable } from '../db/client';
 import { oidcLoginStates, ORG_ROLES, orgs, ssoConnectionDomains, ssoConnections } from '../db/schema';
 import type { AdminEnv } from '../env';
 import { DEFAULT_SCOPES, idpUrlProblem, type OidcConnection } from '../sso/oidc/config';
+import { LoginRefused } from '../sso/oidc/refusal';
 import { authorize, change, type ActionContext } from './change';
 
 type ConnectionRow = typeof ssoConnections.$inferSelect;
@@ -186,7 +187,14 @@ export async function loadOidcConnection(db: Queryable, env: AdminEnv, id: strin
       acrValues: row.acr_values,
       jit: row.jit,
     },
-    clientSecret: async () => openSecret(await keyRing(env), ssoSecretBinding(row), row),
+    clientSecret: async () => {
+      try {
+        return await openSecret(await loadKeyRing(env.ROUTERO_KEKS), ssoSecretBinding(row), row);
+      } catch (e) {
+        // A missing KEK version or a row altered in the database: this connection cannot sign anyone in.
+        throw new LoginRefused('connection_unavailable', `client secret cannot be opened: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    },
   };
 }
 

@@ -5,17 +5,24 @@
 import { Hono, type Context } from 'hono';
 import type { z } from 'zod';
 import { timingSafeEqualText } from '../../lib/crypto/encoding';
-import { asGatewayError, GatewayError } from '../../lib/errors';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { adminError } from '../errors';
+import { GatewayError } from '../../lib/errors';
+import { activeUserWithMemberships, findUserByEmail } from '../domain/users';
+import { parseBody, parseWith } from '../validation';
 import { log } from '../../lib/log';
 import * as actions from '../actions';
 import { verifyAuditChain } from '../audit-log';
 import type { AdminEnv } from '../env';
 import { actionContext, cerbosFor, database, requestMeta, type AdminVariables } from '../middleware';
 import { buildOpenApi } from '../openapi';
-import { auditLogPage, lastUsedByKey, listEvents, overviewSeries, recentFailedLogins, topBy } from '../queries';
-import { auditLogQuerySchema, createKeySchema, createOrgSchema, createProviderKeySchema, eventsQuerySchema } from '../schemas';
+import { planFilter } from '../auth/plan';
+import { auditLogPage, auditVisibility, eventVisibility, lastUsedByKey, listEvents, overviewSeries, topBy } from '../queries';
+import { listQuerySchema, testLoginSchema, auditLogQuerySchema, createKeySchema, createOrgSchema, createProviderKeySchema, eventsQuerySchema } from '../schemas';
 import { anonymousPrincipal, masterPrincipal } from '../auth/principal';
-import { sessionPrincipal } from '../auth/session-principal';
+import { masterUiLoginEnabled, sessionPrincipal } from '../auth/session-principal';
+import { masterKeyConfigured } from '../auth/api-auth';
+import { giveBackSlot, MASTER_KEY_LIMITS, MASTER_KEY_WINDOW_MINUTES, takeAttemptSlot } from '../auth/master-key-limiter';
 import { csrfToken, csrfValid, currentSession, endSession, loginCsrfToken, loginCsrfValid, startSession, type Session } from '../session';
 import { SsoLoginForm } from '../sso/oidc/login-form';
 import { ssoPages } from './pages/sso';
@@ -26,8 +33,6 @@ import { APP_CSS, APP_JS } from './static';
 type UiVariables = AdminVariables & { session: Session; page: PageContext };
 type Ctx = Context<{ Bindings: AdminEnv; Variables: UiVariables }>;
 
-const LOGIN_WINDOW_MINUTES = 15;
-const LOGIN_MAX_FAILURES = 5;
 
 const CSP = [
   "default-src 'none'",
@@ -58,7 +63,7 @@ async function formOf(c: Ctx): Promise<Record<string, string>> {
 
 /** zod issue → the message shown next to the form, naming the field. */
 function problem(e: unknown): string {
-  const err = asGatewayError(e);
+  const err = adminError(e);
   return err.status >= 500 ? 'Something went wrong; nothing was changed. Try again.' : err.message;
 }
 
@@ -123,21 +128,45 @@ export function uiRoutes() {
         { type: 'session', id: null },
       );
     if (!(await loginCsrfValid(c, form._csrf))) return loginPage(c, 'Your login form expired; please try again.', 403);
-    // Failed logins are rate limited per client address, counted from the audit log itself.
-    if ((await recentFailedLogins(c.var.db, m.clientIp, LOGIN_WINDOW_MINUTES)) >= LOGIN_MAX_FAILURES) {
+    if (!masterUiLoginEnabled(c.env) || !masterKeyConfigured(c.env)) {
+      await record('denied');
+      return loginPage(c, 'Logging in with the master key is switched off here. Use single sign-on.', 403);
+    }
+    // One atomic limiter with the API (admin/auth/master-key-limiter.ts): the slot is taken
+    // before the key is compared, so concurrent guesses cannot all be checked.
+    const slot = await takeAttemptSlot(c.var.db, m.clientIp);
+    if (slot > MASTER_KEY_LIMITS.ui) {
       await record('denied');
       log('warn', 'login rate limited', { request_id: m.requestId, client_ip: m.clientIp });
-      return loginPage(c, `Too many failed logins. Try again in ${LOGIN_WINDOW_MINUTES} minutes.`, 429);
+      return loginPage(c, `Too many failed logins. Try again in ${MASTER_KEY_WINDOW_MINUTES} minutes.`, 429);
     }
-    const masterKey = c.env.MASTER_KEY;
-    if (!masterKey || !form.master_key || !(await timingSafeEqualText(form.master_key, masterKey))) {
+    if (!form.master_key || !(await timingSafeEqualText(form.master_key, c.env.MASTER_KEY))) {
       await record('failed');
       log('warn', 'login failed', { request_id: m.requestId, client_ip: m.clientIp });
       return loginPage(c, 'That master key is not correct.', 401);
     }
+    await giveBackSlot(c.var.db, m.clientIp);
     await startSession(c, c.var.db, { actor: 'master', loginMethod: 'master_key', mfa: false });
     await record('allowed');
     return c.redirect('/ui', 303);
+  });
+
+  /**
+   * TEST ONLY. Starts a session for an existing, active user through the same `startSession` every
+   * login uses, so end-to-end tests can act as a person before an identity provider is wired in.
+   * It answers 404 unless ROUTERO_TEST_LOGIN=true (set only by the test stack) AND the request is
+   * addressed to a loopback host; a deployed Worker never has the variable.
+   */
+  ui.post('/test-login', async (c) => {
+    const host = new URL(c.req.url).hostname;
+    if (c.env.ROUTERO_TEST_LOGIN !== 'true' || !['127.0.0.1', 'localhost', '[::1]'].includes(host)) {
+      throw new GatewayError('not_found', `Unknown path: POST ${c.req.path}`);
+    }
+    const { email } = await parseBody(c, testLoginSchema);
+    const user = await findUserByEmail(c.var.db, email);
+    if (!user || !(await activeUserWithMemberships(c.var.db, user.id))) throw new GatewayError('permission', 'No active member with that email.');
+    await startSession(c, c.var.db, { actor: user.id, userId: user.id, loginMethod: 'test_login', mfa: true });
+    return c.json({ user_id: user.id });
   });
 
   // Everything below needs a session.
@@ -182,12 +211,12 @@ export function uiRoutes() {
     const to = new Date();
     const hours = period === '24h' ? 24 : period === '7d' ? 24 * 7 : 24 * 30;
     const from = new Date(to.getTime() - hours * 3600_000);
-    await actions.authorize(actionContext(c), { kind: 'usage' }, 'read');
+    const allowed = await planFilter(actionContext(c), 'usage', 'read', eventVisibility);
     const bucket = period === '24h' ? 'hour' : 'day';
     const [series, models, keys] = await Promise.all([
-      overviewSeries(c.var.db, from, to, bucket),
-      topBy(c.var.db, from, to, 'model'),
-      topBy(c.var.db, from, to, 'key'),
+      overviewSeries(c.var.db, from, to, bucket, allowed),
+      topBy(c.var.db, from, to, 'model', allowed),
+      topBy(c.var.db, from, to, 'key', allowed),
     ]);
     // Every bucket of the period, empty ones included, so the charts keep a steady time axis.
     const stepMs = bucket === 'hour' ? 3600_000 : 24 * 3600_000;
@@ -358,7 +387,7 @@ export function uiRoutes() {
 
   ui.get('/keys', async (c) => {
     const ctx = actionContext(c);
-    const orgFilter = c.req.query('org_id') || undefined;
+    const orgFilter = parseWith(listQuerySchema, { org_id: c.req.query('org_id') || undefined }).org_id;
     const status = c.req.query('status') || '';
     const [orgRows, keys, lastUsed] = await Promise.all([actions.listOrgs(ctx), actions.listVirtualKeys(ctx, orgFilter), lastUsedByKey(c.var.db)]);
     const orgName = new Map(orgRows.map((o) => [o.id, o.name]));
@@ -454,7 +483,7 @@ export function uiRoutes() {
   ui.get('/keys/:id', async (c) => {
     const ctx = actionContext(c);
     const key = await actions.findVirtualKey(ctx, c.req.param('id'));
-    const events = await listEvents(c.var.db, { key_id: key.id, limit: 20 });
+    const events = await listEvents(c.var.db, { key_id: key.id, limit: 20 }, await planFilter(ctx, 'event', 'list', eventVisibility));
     const totals = events.data.reduce((a, e) => ({ tokens: a.tokens + (e.input_tokens ?? 0) + (e.output_tokens ?? 0), cost: a.cost + (e.cost_usd ?? 0) }), { tokens: 0, cost: 0 });
     return c.html(
       <Layout title={`Virtual key: ${key.name}`} page={c.var.page}>
@@ -494,8 +523,7 @@ export function uiRoutes() {
   ui.get('/requests', async (c) => {
     const parsed = parse(eventsQuerySchema, Object.fromEntries(Object.entries(c.req.query()).filter(([, v]) => v !== '')));
     const q = parsed.ok ? parsed.value : eventsQuerySchema.parse({});
-    await actions.authorize(actionContext(c), { kind: 'event' }, 'list');
-    const page = await listEvents(c.var.db, q);
+    const page = await listEvents(c.var.db, q, await planFilter(actionContext(c), 'event', 'list', eventVisibility));
     const next = new URLSearchParams({ ...Object.fromEntries(Object.entries(c.req.query()).filter(([k, v]) => k !== 'cursor' && v !== '')), ...(page.next_cursor ? { cursor: page.next_cursor } : {}) });
     return c.html(
       <Layout title="Requests" page={c.var.page}>
@@ -518,8 +546,9 @@ export function uiRoutes() {
   ui.get('/audit', async (c) => {
     const parsed = parse(auditLogQuerySchema, Object.fromEntries(Object.entries(c.req.query()).filter(([k, v]) => v !== '' && k !== 'verify')));
     const q = parsed.ok ? parsed.value : auditLogQuerySchema.parse({});
-    await actions.authorize(actionContext(c), { kind: 'admin_audit' }, 'list');
-    const [page, chain] = await Promise.all([auditLogPage(c.var.db, q), c.req.query('verify') ? verifyAuditChain(c.var.db) : Promise.resolve(null)]);
+    const allowed = await planFilter(actionContext(c), 'admin_audit', 'list', auditVisibility);
+    const verify = c.req.query('verify') ? await actions.authorize(actionContext(c), { kind: 'admin_audit' }, 'verify').then(() => verifyAuditChain(c.var.db)) : null;
+    const [page, chain] = [await auditLogPage(c.var.db, q, allowed), verify];
     const next = new URLSearchParams({ ...Object.fromEntries(Object.entries(c.req.query()).filter(([k, v]) => k !== 'cursor' && k !== 'verify' && v !== '')), ...(page.next_cursor ? { cursor: String(page.next_cursor) } : {}) });
     return c.html(
       <Layout title="Admin audit log" page={c.var.page}>
@@ -571,7 +600,7 @@ export function uiRoutes() {
   });
 
   ui.onError((e, c) => {
-    const err = e instanceof GatewayError ? e : asGatewayError(e);
+    const err = adminError(e);
     log(err.status >= 500 ? 'error' : 'warn', 'ui request failed', { request_id: c.get('requestId'), status: err.status, reason: err.reason });
     securityHeaders(c);
     c.header('cache-control', 'no-store');
@@ -581,7 +610,7 @@ export function uiRoutes() {
         <ErrorBox message={err.status >= 500 ? 'The admin service had an error; nothing was changed. Try again.' : err.message} />
         <p><a href="/ui">Back to the overview</a></p>
       </Layout>,
-      err.status as 400,
+      err.status as ContentfulStatusCode,
     );
   });
 

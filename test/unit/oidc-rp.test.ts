@@ -189,3 +189,36 @@ describe('SSO client secret sealing', () => {
     await expect(openSecret(ring, asProviderKey, sealed)).rejects.toThrow(KeyRingError);
   });
 });
+
+describe('who signs in: email, domain and role from verified claims', () => {
+  const conn: OidcConnection = {
+    id: 'c',
+    orgId: 'o',
+    issuer: 'https://idp.example',
+    clientId: 'x',
+    allowedDomains: ['acme.test'],
+    roleMapping: { admins: 'org_admin', devs: 'developer', readers: 'auditor' },
+    defaultRole: null,
+    groupsClaim: 'roles',
+    scopes: [],
+    requireMfa: false,
+    acrValues: [],
+    jit: true,
+  };
+  const claims = (extra: Record<string, unknown>) => ({ sub: 's', email: 'Pat@ACME.test', ...extra });
+
+  it('lower-cases the email and gives the strongest mapped role, read from the configured claim', () => {
+    expect(identityFromClaims(conn, claims({ roles: ['readers', 'devs'] }))).toMatchObject({ email: 'pat@acme.test', role: 'developer' });
+    expect(identityFromClaims(conn, claims({ roles: 'admins', groups: ['readers'] })).role).toBe('org_admin');
+    expect(identityFromClaims(conn, claims({ groups: ['admins'] })).role).toBeNull();
+  });
+
+  it('refuses an email the IdP says is unverified, a missing email, and a look-alike domain', async () => {
+    const reason = (c: Record<string, unknown>) => refusal(Promise.resolve().then(() => identityFromClaims(conn, c)));
+    expect(await reason(claims({ email_verified: false }))).toBe('email_missing');
+    expect(await reason({ sub: 's' })).toBe('email_missing');
+    expect(await reason(claims({ email: 'pat@acme.test.evil.example' }))).toBe('domain_not_allowed');
+    expect(await reason(claims({ email: 'pat@sub.acme.test' }))).toBe('domain_not_allowed');
+    expect(await reason({ email: 'pat@acme.test' })).toBe('token_invalid');
+  });
+});

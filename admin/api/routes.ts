@@ -1,0 +1,99 @@
+/** The management JSON API (/api/v1) as one route table: method, path, Cerbos decision, handler. */
+import type { AdminEnv } from '../env';
+import * as actions from '../actions';
+import { verifyAuditChain } from '../audit-log';
+import { planFilter } from '../auth/plan';
+import { authorize } from '../domain/change';
+import { addMember, changeMemberRole, listMembers, reactivateUser, removeMember, suspendUser } from '../domain/users';
+import { actionContext, type AdminVariables } from '../middleware';
+import { auditLogPage, auditVisibility, eventVisibility, listEvents, usageSummary } from '../queries';
+import { route, type AdminRoute } from '../route-table';
+import { SSO_API_ROUTES } from './sso';
+import {
+  addMemberSchema,
+  auditLogQuerySchema,
+  changeRoleSchema,
+  createKeySchema,
+  createOrgSchema,
+  createProviderKeySchema,
+  eventsQuerySchema,
+  listQuerySchema,
+  usageQuerySchema,
+  uuidField,
+  virtualKeyIdField,
+} from '../schemas';
+import { parseBody, parseQuery, parseWith } from '../validation';
+
+type E = { Bindings: AdminEnv; Variables: AdminVariables };
+
+const orgParam = (v: string | undefined) => parseWith(uuidField('organisation'), v);
+const userParam = (v: string | undefined) => parseWith(uuidField('user'), v);
+const providerKeyParam = (v: string | undefined) => parseWith(uuidField('provider key'), v);
+const keyParam = (v: string | undefined) => parseWith(virtualKeyIdField, v);
+
+export const API_ROUTES: AdminRoute<E>[] = [
+  route('POST', '/orgs', 'org', 'create', async (c) => c.json(await actions.createOrg(actionContext(c), await parseBody(c, createOrgSchema)), 201)),
+  route('GET', '/orgs', 'org', 'list', async (c) => c.json({ data: await actions.listOrgs(actionContext(c)) })),
+
+  route('GET', '/orgs/:org_id/members', 'member', 'list', async (c) => {
+    const orgId = orgParam(c.req.param('org_id'));
+    await authorize(actionContext(c), { kind: 'member', orgId }, 'list');
+    return c.json({ data: await listMembers(c.var.db, orgId) });
+  }),
+  route('POST', '/orgs/:org_id/members', 'member', 'create', async (c) =>
+    c.json(await addMember(actionContext(c), orgParam(c.req.param('org_id')), await parseBody(c, addMemberSchema)), 201),
+  ),
+  route('PATCH', '/orgs/:org_id/members/:user_id', 'member', 'update', async (c) => {
+    const orgId = orgParam(c.req.param('org_id'));
+    const userId = userParam(c.req.param('user_id'));
+    const { role } = await parseBody(c, changeRoleSchema);
+    return c.json(await changeMemberRole(actionContext(c), orgId, userId, role));
+  }),
+  route('DELETE', '/orgs/:org_id/members/:user_id', 'member', 'delete', async (c) =>
+    c.json(await removeMember(actionContext(c), orgParam(c.req.param('org_id')), userParam(c.req.param('user_id')))),
+  ),
+  route('POST', '/users/:user_id/suspend', 'user', 'suspend', async (c) => c.json(await suspendUser(actionContext(c), userParam(c.req.param('user_id'))))),
+  route('POST', '/users/:user_id/reactivate', 'user', 'suspend', async (c) => c.json(await reactivateUser(actionContext(c), userParam(c.req.param('user_id'))))),
+
+  route('POST', '/provider-keys', 'provider_key', 'create', async (c) => {
+    const input = await parseBody(c, createProviderKeySchema(c.env.ALLOW_PRIVATE_UPSTREAMS === 'true'));
+    return c.json(await actions.createProviderKey(actionContext(c), input), 201);
+  }),
+  route('GET', '/provider-keys', 'provider_key', 'list', async (c) =>
+    c.json({ data: await actions.listProviderKeys(actionContext(c), parseQuery(c, listQuerySchema).org_id) }),
+  ),
+  route('DELETE', '/provider-keys/:id', 'provider_key', 'delete', async (c) => c.json(await actions.deleteProviderKey(actionContext(c), providerKeyParam(c.req.param('id'))))),
+
+  route('POST', '/keys', 'virtual_key', 'create', async (c) => {
+    const created = await actions.createVirtualKey(actionContext(c), await parseBody(c, createKeySchema));
+    return c.json(created, 201, { 'cache-control': 'no-store' });
+  }),
+  route('GET', '/keys', 'virtual_key', 'list', async (c) => c.json({ data: await actions.listVirtualKeys(actionContext(c), parseQuery(c, listQuerySchema).org_id) })),
+  route('GET', '/keys/:id', 'virtual_key', 'read', async (c) => c.json(await actions.findVirtualKey(actionContext(c), keyParam(c.req.param('id'))))),
+  route('POST', '/keys/:id/revoke', 'virtual_key', 'revoke', async (c) => c.json(await actions.revokeVirtualKey(actionContext(c), keyParam(c.req.param('id'))))),
+
+  route('GET', '/usage', 'usage', 'read', async (c) => {
+    const q = parseQuery(c, usageQuerySchema);
+    const allowed = await planFilter(actionContext(c), 'usage', 'read', eventVisibility);
+    return c.json({ group_by: q.group_by, data: await usageSummary(c.var.db, q, allowed) });
+  }),
+  route('GET', '/events', 'event', 'list', async (c) => {
+    const q = parseQuery(c, eventsQuerySchema);
+    const allowed = await planFilter(actionContext(c), 'event', 'list', eventVisibility);
+    return c.json(await listEvents(c.var.db, q, allowed));
+  }),
+  route('GET', '/audit-log', 'admin_audit', 'list', async (c) => {
+    const q = parseQuery(c, auditLogQuerySchema);
+    const allowed = await planFilter(actionContext(c), 'admin_audit', 'list', auditVisibility);
+    return c.json(await auditLogPage(c.var.db, q, allowed));
+  }),
+  route('GET', '/audit-log/verify', 'admin_audit', 'verify', async (c) => {
+    await authorize(actionContext(c), { kind: 'admin_audit' }, 'verify');
+    return c.json(await verifyAuditChain(c.var.db));
+  }),
+
+  route('POST', '/admin/rebuild-kv', 'system', 'rebuild_kv', async (c) => c.json(await actions.rebuildKvAction(actionContext(c)))),
+  route('POST', '/admin/reencrypt-provider-keys', 'system', 'reencrypt', async (c) => c.json(await actions.reencryptProviderKeys(actionContext(c)))),
+
+  ...SSO_API_ROUTES,
+];
