@@ -122,6 +122,10 @@ describe('signing in with SSO in Chromium', () => {
     expect(session).toEqual({ login_method: 'oidc', mfa: true });
     expect(await lastLoginRow()).toMatchObject({ actor: user!.id, actor_email: 'alice@acme.test', login_method: 'oidc', mfa: true, org_id: orgId, outcome: 'allowed' });
 
+    // As org_admin of the organisation, Alice manages its SSO connections.
+    await page.goto(`${e2e.stack.adminUrl}/ui/sso`);
+    expect(await page.textContent('[data-testid=sso-connections]')).toContain(connection.issuer);
+
     const cookies = await context.cookies(e2e.stack.adminUrl);
     const sessionCookie = cookies.find((c) => c.name === 'routero_session');
     expect(sessionCookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
