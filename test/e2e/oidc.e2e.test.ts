@@ -265,6 +265,18 @@ describe('refusals at the callback (HTTP)', () => {
     expect(await e2e.query('select id from users where email = $1', ['olga@other.test'])).toEqual([]);
   });
 
+  it("refuses an IdP asserting the email of someone who belongs to another organisation", async () => {
+    const other = await e2e.admin('POST', '/orgs', { name: `Other org ${Date.now()}` });
+    const added = await e2e.admin('POST', `/orgs/${other.json.id}/members`, { email: 'victim@acme.test', role: 'org_admin' });
+    expect(added.status).toBe(201);
+    idp.accounts.set('mallory', { sub: 'sub-mallory', email: 'victim@acme.test', name: 'Not Victim', groups: ['routero-admins'], amr: ['pwd', 'otp'] });
+    const login = await startLogin('mallory');
+    expect(await login.finish()).toMatchObject({ status: 403, reason: 'identity_conflict', session: false });
+    const memberships = await e2e.query(`select m.org_id from org_memberships m join users u on u.id = m.user_id where u.email = 'victim@acme.test'`);
+    expect(memberships).toEqual([{ org_id: other.json.id }]);
+    expect(await e2e.query(`select subject from user_identities where subject = 'sub-mallory'`)).toEqual([]);
+  });
+
   it('with jit off, refuses people who have no account yet', async () => {
     const org = await e2e.admin('POST', '/orgs', { name: `SSO no-JIT ${Date.now()}` });
     const client = await idp.registerClient(`${e2e.stack.adminUrl}/sso/oidc/callback`);

@@ -15,7 +15,7 @@ import { log } from '../../../lib/log';
 import { anonymousPrincipal, userPrincipal } from '../../auth/principal';
 import { recordAction } from '../../domain/change';
 import { connectionIdForEmail, loadOidcConnection, OIDC_CALLBACK_PATH } from '../../domain/sso-connections';
-import { provisionSsoUser, type ProvisionRefusal } from '../../domain/users';
+import { findUserByEmail, membershipsOf, provisionSsoUser, type ProvisionRefusal } from '../../domain/users';
 import type { AdminEnv } from '../../env';
 import { database, requestMeta, type AdminVariables } from '../../middleware';
 import { startSession } from '../../session';
@@ -139,6 +139,15 @@ export function oidcLoginRoutes() {
       if (typeof claims.email === 'string') where.identity = { email: claims.email.toLowerCase() };
       const identity = identityFromClaims(connection, claims);
       where.identity = identity;
+
+      // An organisation's IdP speaks for that organisation only. A person who already has an
+      // account here but is not a member of this connection's organisation (someone another
+      // organisation added, or a platform admin) is refused: otherwise an IdP could assert their
+      // email and sign in as them, with all their other memberships.
+      const existing = await findUserByEmail(c.var.db, identity.email);
+      if (existing && !(await membershipsOf(c.var.db, existing.id)).some((m) => m.orgId === connection.orgId)) {
+        throw new LoginRefused('identity_conflict', `existing user ${existing.id} is not a member of org ${connection.orgId}`);
+      }
 
       // Without a role (no mapped group, no default role) nobody new is created; an existing
       // member still signs in with the role they have.
