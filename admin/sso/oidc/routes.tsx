@@ -22,6 +22,7 @@ import { startSession } from '../../session';
 import { Layout } from '../../ui/layout';
 import { beginLogin, finishLogin, type RpOptions } from './client';
 import { identityFromClaims, type SsoIdentity } from './identity';
+import { mfaEvidence } from './mfa';
 import { savePendingLogin, takePendingLogin } from './login-states';
 import { LoginRefused, type RefusalReason } from './refusal';
 
@@ -136,7 +137,8 @@ export function oidcLoginRoutes() {
       const { connection } = found;
       where = { connectionId, orgId: connection.orgId };
       const claims = await finishLogin(connection, await found.clientSecret(), pending, new URL(c.req.url), rpOptions(c.env));
-      if (typeof claims.email === 'string') where.identity = { email: claims.email.toLowerCase() };
+      // Recorded on a refusal below: who the IdP said it was, and whether they used MFA.
+      where.identity = { mfa: mfaEvidence(claims, connection.acrValues).mfa, ...(typeof claims.email === 'string' ? { email: claims.email.toLowerCase() } : {}) };
       const identity = identityFromClaims(connection, claims);
       where.identity = identity;
 
