@@ -40,7 +40,7 @@ export type MfaEvidence =
   | { mfa: true; via: 'amr:mfa' | 'amr:factors' | 'acr'; detail: string }
   | { mfa: false; detail: string };
 
-export function mfaEvidence(claims: { amr?: unknown; acr?: unknown }, acceptedAcrValues: readonly string[]): MfaEvidence {
+export function mfaEvidence(claims: Readonly<Record<string, unknown>>, acceptedAcrValues: readonly string[]): MfaEvidence {
   const amr = Array.isArray(claims.amr) ? claims.amr.filter((v): v is string => typeof v === 'string') : [];
   const acr = typeof claims.acr === 'string' ? claims.acr : null;
   if (amr.includes('mfa')) return { mfa: true, via: 'amr:mfa', detail: `amr=${amr.join(',')}` };
