@@ -67,6 +67,11 @@ function problem(e: unknown): string {
   return err.status >= 500 ? 'Something went wrong; nothing was changed. Try again.' : err.message;
 }
 
+/** The real status of a failed action (403 denied, 404 missing, 503 unavailable…), never forced to 400. */
+function statusOf(e: unknown): ContentfulStatusCode {
+  return adminError(e).status as ContentfulStatusCode;
+}
+
 function parse<S extends z.ZodType>(schema: S, raw: unknown): { ok: true; value: z.infer<S> } | { ok: false; message: string } {
   const r = schema.safeParse(raw);
   if (r.success) return { ok: true, value: r.data };
@@ -273,7 +278,7 @@ export function uiRoutes() {
 
   // ── organisations ──
 
-  const orgsPage = async (c: Ctx, error: string | null = null, values: Record<string, string> = {}, status: 200 | 400 | 403 = 200) => {
+  const orgsPage = async (c: Ctx, error: string | null = null, values: Record<string, string> = {}, status: ContentfulStatusCode = 200) => {
     const rows = await actions.listOrgs(actionContext(c));
     return c.html(
       <Layout title="Organisations" page={c.var.page}>
@@ -303,14 +308,14 @@ export function uiRoutes() {
     try {
       await actions.createOrg(actionContext(c), parsed.value);
     } catch (e) {
-      return orgsPage(c, problem(e), form, 400);
+      return orgsPage(c, problem(e), form, statusOf(e));
     }
     return c.redirect('/ui/orgs', 303);
   });
 
   // ── provider keys ──
 
-  const providerKeysPage = async (c: Ctx, error: string | null = null, values: Record<string, string> = {}, status: 200 | 400 = 200) => {
+  const providerKeysPage = async (c: Ctx, error: string | null = null, values: Record<string, string> = {}, status: ContentfulStatusCode = 200) => {
     const ctx = actionContext(c);
     const [orgRows, keys] = await Promise.all([actions.listOrgs(ctx), actions.listProviderKeys(ctx)]);
     const orgName = new Map(orgRows.map((o) => [o.id, o.name]));
@@ -370,7 +375,7 @@ export function uiRoutes() {
     try {
       await actions.createProviderKey(actionContext(c), parsed.value);
     } catch (e) {
-      return providerKeysPage(c, problem(e), keep, 400);
+      return providerKeysPage(c, problem(e), keep, statusOf(e));
     }
     return c.redirect('/ui/provider-keys', 303);
   });
@@ -378,7 +383,7 @@ export function uiRoutes() {
     try {
       await actions.deleteProviderKey(actionContext(c), c.req.param('id'));
     } catch (e) {
-      return providerKeysPage(c, problem(e), {}, 400);
+      return providerKeysPage(c, problem(e), {}, statusOf(e));
     }
     return c.redirect('/ui/provider-keys', 303);
   });
@@ -419,7 +424,7 @@ export function uiRoutes() {
     );
   });
 
-  const newKeyPage = async (c: Ctx, error: string | null = null, values: Record<string, string> = {}, status: 200 | 400 = 200) => {
+  const newKeyPage = async (c: Ctx, error: string | null = null, values: Record<string, string> = {}, status: ContentfulStatusCode = 200) => {
     const orgRows = await actions.listOrgs(actionContext(c));
     return c.html(
       <Layout title="Create a virtual key" page={c.var.page}>
@@ -462,7 +467,7 @@ export function uiRoutes() {
     try {
       created = await actions.createVirtualKey(actionContext(c), parsed.value);
     } catch (e) {
-      return newKeyPage(c, problem(e), form, 400);
+      return newKeyPage(c, problem(e), form, statusOf(e));
     }
     return c.html(
       <Layout title="Your new virtual key" page={c.var.page}>
