@@ -164,8 +164,16 @@ describe('signing in with SSO in Chromium', () => {
     await page.waitForURL((u) => u.pathname === '/ui');
     await page.goto(`${e2e.stack.adminUrl}/ui/sso?org_id=${orgId}`);
     expect(await page.textContent('[data-testid=sso-connections]')).toContain(`${e2e.stack.adminUrl}/sso/oidc/callback`);
+    // A domain that already signs in elsewhere: the form says so (409) and keeps everything but the secret.
     await page.fill('#sso-issuer', idp.issuer);
     await page.fill('#sso-client-id', 'ui-client');
+    await page.fill('#sso-client-secret', secret);
+    await page.fill('#sso-domains', 'acme.test');
+    const [taken] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/ui/sso') && r.request().method() === 'POST'), page.click('button:has-text("Add SSO connection")')]);
+    expect(taken.status()).toBe(409);
+    expect(await page.textContent('.error')).toContain('acme.test already signs in through another SSO connection');
+    expect(await page.inputValue('#sso-client-id')).toBe('ui-client');
+    expect(await page.content()).not.toContain(secret);
     await page.fill('#sso-client-secret', secret);
     await page.fill('#sso-domains', 'ui.test');
     await page.fill('#sso-roles', 'platform-team = org_admin');

@@ -4,7 +4,8 @@
  * Mounted by the UI router behind its session and CSRF middleware.
  */
 import { Hono, type Context } from 'hono';
-import { asGatewayError } from '../../../lib/errors';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { adminError } from '../../errors';
 import * as actions from '../../actions';
 import { adminOrigin } from '../../api/sso';
 import { ORG_ROLES } from '../../db/schema';
@@ -37,11 +38,14 @@ async function formOf(c: Ctx): Promise<Record<string, string>> {
 }
 
 function problem(e: unknown): string {
-  const err = asGatewayError(e);
+  const err = adminError(e);
   return err.status >= 500 ? 'Something went wrong; nothing was changed. Try again.' : err.message;
 }
 
-async function ssoPage(c: Ctx, orgId: string | undefined, error: string | null = null, values: Record<string, string> = {}, status: 200 | 400 | 403 | 404 | 409 = 200) {
+/** The real status of a failed action (403 denied, 404 missing, 409 domain taken, 503…), through the admin error funnel. */
+const statusOf = (e: unknown) => adminError(e).status as ContentfulStatusCode;
+
+async function ssoPage(c: Ctx, orgId: string | undefined, error: string | null = null, values: Record<string, string> = {}, status: ContentfulStatusCode = 200) {
   const ctx = actionContext(c);
   const orgs = await actions.listOrgs(ctx);
   const org = orgs.find((o) => o.id === orgId) ?? orgs[0];
@@ -153,8 +157,7 @@ export function ssoPages() {
     try {
       await createOidcConnection(actionContext(c), orgId.data, parsed.data, adminOrigin(c));
     } catch (e) {
-      const err = asGatewayError(e);
-      return ssoPage(c, form.org_id, problem(e), values, err.status === 403 || err.status === 404 || err.status === 409 ? err.status : 400);
+      return ssoPage(c, orgId.data, problem(e), values, statusOf(e));
     }
     return c.redirect(`/ui/sso?org_id=${encodeURIComponent(form.org_id ?? '')}`, 303);
   });
@@ -163,7 +166,7 @@ export function ssoPages() {
     try {
       await deleteSsoConnection(actionContext(c), c.req.param('id'), adminOrigin(c));
     } catch (e) {
-      return ssoPage(c, form.org_id, problem(e), {}, asGatewayError(e).status === 404 ? 404 : 400);
+      return ssoPage(c, form.org_id, problem(e), {}, statusOf(e));
     }
     return c.redirect(`/ui/sso?org_id=${encodeURIComponent(form.org_id ?? '')}`, 303);
   });
