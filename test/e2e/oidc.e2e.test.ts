@@ -195,7 +195,9 @@ describe('signing in with SSO in Chromium', () => {
     await page.goto(`${e2e.stack.adminUrl}/ui/login`);
     await page.fill('#sso_email', 'someone@nowhere.test');
     await page.click('button:has-text("Sign in with SSO")');
-    expect(await page.locator('[data-testid=sso-refused]').getAttribute('data-reason')).toBe('connection_unavailable');
+    const refused = page.locator('[data-testid=sso-refused]');
+    expect(await refused.getAttribute('data-reason')).toBe('no_sso_for_domain');
+    expect(await refused.textContent()).toContain("No single sign-on is set up for that email address's domain");
     await page.close();
   });
 });

@@ -44,7 +44,7 @@ const rpOptions = (env: AdminEnv): RpOptions => ({ allowPrivate: env.ALLOW_PRIVA
 const POLICY_REFUSALS: ReadonlySet<RefusalReason> = new Set(['domain_not_allowed', 'mfa_required', 'no_role', 'not_provisioned', 'user_suspended', 'identity_conflict']);
 
 function refusedPage(c: Ctx, refusal: LoginRefused) {
-  const status = refusal.reason === 'connection_unavailable' ? 404 : POLICY_REFUSALS.has(refusal.reason) ? 403 : 400;
+  const status = refusal.reason === 'connection_unavailable' || refusal.reason === 'no_sso_for_domain' ? 404 : POLICY_REFUSALS.has(refusal.reason) ? 403 : 400;
   return c.html(
     <Layout title="Sign-in refused" page={{ actor: null, csrf: '', path: '/ui/login' }}>
       <div class="card" data-testid="sso-refused" data-reason={refusal.reason}>
@@ -91,7 +91,7 @@ export function oidcLoginRoutes() {
     const email = typeof body.email === 'string' ? body.email.trim() : '';
     const id = email.length <= 320 ? await connectionIdForEmail(c.var.db, email) : null;
     if (!id) {
-      return refusedPage(c, new LoginRefused('connection_unavailable', 'no connection for this email domain'));
+      return refusedPage(c, new LoginRefused('no_sso_for_domain', 'no connection for this email domain'));
     }
     // A page, not a redirect: the login page's CSP has `form-action 'self'`, which browsers apply
     // to every redirect after a form post, so a redirect chain ending at the IdP would be blocked.
