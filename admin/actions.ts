@@ -13,6 +13,7 @@ import { GatewayError } from '../lib/errors';
 import type { AdminEnv } from './env';
 import { authorizeOrHide, change, publishToEdge, type ActionContext } from './domain/change';
 import { planFilter } from './auth/plan';
+import { reencryptSsoSecrets } from './domain/sso-connections';
 import { rebuildKv, syncProviderKeys, syncVirtualKey } from './kv-sync';
 import type { createKeySchema, createOrgSchema, createProviderKeySchema } from './schemas';
 
@@ -212,7 +213,7 @@ export function rebuildKvAction(ctx: ActionContext) {
 }
 
 /**
- * Re-encrypts every provider key under the active (highest) KEK. Add the new KEK to ROUTERO_KEKS
+ * Re-encrypts every provider key (and SSO client secret) under the active (highest) KEK. Add the new KEK to ROUTERO_KEKS
  * on both Workers, run this, then remove the old KEK.
  */
 export async function reencryptProviderKeys(ctx: ActionContext) {
@@ -227,7 +228,9 @@ export async function reencryptProviderKeys(ctx: ActionContext) {
       await tx.update(providerKeys).set(sealed).where(eq(providerKeys.id, row.id));
       reencrypted++;
     }
-    return { result: { id: 'provider_keys', active_kek_version: ring.active, reencrypted, total: rows.length } };
+    // SSO client secrets are sealed with the same KEKs: re-seal them too, or dropping the old KEK would break SSO.
+    const sso_client_secrets = await reencryptSsoSecrets(tx, ring);
+    return { result: { id: 'provider_keys', active_kek_version: ring.active, reencrypted, total: rows.length, sso_client_secrets } };
   });
   const kv = await rebuildKv(ctx.env.ROUTERO_KV, ctx.db);
   return { ...result, kv };

@@ -11,6 +11,7 @@ import { API_ROUTES } from './api/routes';
 import { mount } from './route-table';
 import { storeBatch } from './consumer';
 import { buildOpenApi } from './openapi';
+import { oidcLoginRoutes } from './sso/oidc/routes';
 import { uiRoutes } from './ui/routes';
 import type { AdminEnv } from './env';
 import { adminApiAuth } from './auth/api-auth';
@@ -31,6 +32,7 @@ export function createAdminApp() {
   app.get('/ui/', (c) => c.redirect('/ui'));
   app.get('/api/openapi.json', (c) => c.json(buildOpenApi()));
   app.route('/ui', uiRoutes());
+  app.route('/sso/oidc', oidcLoginRoutes());
 
   const api = new Hono<{ Bindings: AdminEnv; Variables: AdminVariables }>();
   api.use('*', database(), adminApiAuth());

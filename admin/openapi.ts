@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { quarantineQuerySchema } from './api/quarantine';
+import { createOidcConnectionSchema } from './domain/sso-connections';
 import { auditLogQuerySchema, createApiTokenSchema, createKeySchema, createOrgSchema, createProviderKeySchema, eventsQuerySchema, listQuerySchema, usageQuerySchema } from './schemas';
 
 interface Operation {
@@ -75,7 +76,12 @@ export function buildOpenApi() {
         get: op('Audit events the consumer could not store and set aside, newest first, with a cursor', { parameters: queryParams(quarantineQuerySchema) }),
       },
       '/api/v1/admin/rebuild-kv': { post: op('Rewrite the KV read model from Postgres') },
-      '/api/v1/admin/reencrypt-provider-keys': { post: op('Re-encrypt provider keys under the newest key-encryption key') },
+      '/api/v1/admin/reencrypt-provider-keys': { post: op('Re-encrypt provider keys and SSO client secrets under the newest key-encryption key') },
+      '/api/v1/orgs/{org_id}/sso/oidc': {
+        post: op('Add an OIDC single sign-on connection; the answer names the redirect URI to register (never the client secret)', { parameters: idParam('org_id'), requestBody: body(createOidcConnectionSchema(false)) }, '201'),
+      },
+      '/api/v1/orgs/{org_id}/sso': { get: op("List an organisation's SSO connections", { parameters: idParam('org_id') }) },
+      '/api/v1/sso/{connection_id}': { delete: op('Delete an SSO connection', { parameters: idParam('connection_id') }) },
     } as Record<string, Record<string, Operation>>,
   };
 }

@@ -10,6 +10,7 @@ import { actionContext, type AdminVariables } from '../middleware';
 import { auditLogPage, auditVisibility, eventVisibility, listEvents, usageSummary } from '../queries';
 import { route, type AdminRoute } from '../route-table';
 import { listQuarantine, quarantineQuerySchema } from './quarantine';
+import { SSO_API_ROUTES } from './sso';
 import {
   addMemberSchema,
   apiTokenIdField,
@@ -110,4 +111,6 @@ export const API_ROUTES: AdminRoute<E>[] = [
 
   route('POST', '/admin/rebuild-kv', 'system', 'rebuild_kv', async (c) => c.json(await actions.rebuildKvAction(actionContext(c)))),
   route('POST', '/admin/reencrypt-provider-keys', 'system', 'reencrypt', async (c) => c.json(await actions.reencryptProviderKeys(actionContext(c)))),
+
+  ...SSO_API_ROUTES,
 ];

@@ -245,3 +245,66 @@ export const authFailureCounters = pgTable('auth_failure_counters', {
   window_start: timestamp('window_start', { withTimezone: true }).notNull(),
   failures: integer('failures').notNull(),
 });
+
+/**
+ * Single sign-on connections: one organisation's identity provider (OIDC today, SAML next). The
+ * client secret is sealed like provider keys (AES-256-GCM, versioned KEK); its AAD binds it to this
+ * row's id, org, issuer and client id, so it decrypts only for the IdP it was entered for.
+ */
+export const ssoConnections = pgTable(
+  'sso_connections',
+  {
+    id: uuid('id').primaryKey(),
+    org_id: uuid('org_id').notNull().references(() => orgs.id),
+    protocol: text('protocol', { enum: ['oidc'] }).notNull(),
+    issuer: text('issuer').notNull(),
+    client_id: text('client_id').notNull(),
+    kek_version: integer('kek_version').notNull(),
+    iv: text('iv').notNull(),
+    ciphertext: text('ciphertext').notNull(),
+    /** IdP group name → org role (`org_admin`, `developer`, `auditor`). */
+    role_mapping: jsonb('role_mapping').$type<Record<string, string>>().notNull().default(sql`'{}'::jsonb`),
+    /** Role for people in no mapped group; null = such people are refused. */
+    default_role: text('default_role'),
+    groups_claim: text('groups_claim').notNull().default('groups'),
+    scopes: jsonb('scopes').$type<string[]>().notNull(),
+    require_mfa: boolean('require_mfa').notNull().default(true),
+    /** `acr` values that count as MFA; sent as `acr_values` in the authorization request. */
+    acr_values: jsonb('acr_values').$type<string[]>().notNull().default(sql`'[]'::jsonb`),
+    /** Just-in-time provisioning: create unknown users on first login. */
+    jit: boolean('jit').notNull().default(true),
+    created_at: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('sso_connections_org_idx').on(t.org_id)],
+);
+
+/**
+ * Email domains a connection signs in; a domain belongs to one connection only (primary key), so a
+ * "Sign in with SSO" email finds exactly one IdP and no organisation can claim another's domain.
+ */
+export const ssoConnectionDomains = pgTable(
+  'sso_connection_domains',
+  {
+    domain: text('domain').primaryKey(),
+    connection_id: uuid('connection_id')
+      .notNull()
+      .references(() => ssoConnections.id, { onDelete: 'cascade' }),
+  },
+  (t) => [index('sso_connection_domains_connection_idx').on(t.connection_id)],
+);
+
+/**
+ * OIDC logins in progress (Authorization Code + PKCE). Each row is used once: the callback deletes
+ * it (DELETE … RETURNING), so a replayed callback finds nothing. Rows expire after 10 minutes.
+ */
+export const oidcLoginStates = pgTable('oidc_login_states', {
+  /** SHA-256 (hex) of the `state` sent to the IdP. */
+  id: text('id').primaryKey(),
+  connection_id: uuid('connection_id').notNull(),
+  /** SHA-256 (hex) of the browser-binding cookie: the callback must come from the browser that started. */
+  browser_hash: text('browser_hash').notNull(),
+  nonce: text('nonce').notNull(),
+  code_verifier: text('code_verifier').notNull(),
+  redirect_uri: text('redirect_uri').notNull(),
+  expires_at: timestamp('expires_at', { withTimezone: true }).notNull(),
+});

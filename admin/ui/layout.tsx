@@ -12,6 +12,7 @@ const NAV: Array<[string, string]> = [
   ['/ui/keys', 'Virtual keys'],
   ['/ui/provider-keys', 'Provider keys'],
   ['/ui/orgs', 'Organisations'],
+  ['/ui/sso', 'SSO'],
   ['/ui/requests', 'Requests'],
   ['/ui/audit', 'Audit log'],
   ['/ui/api', 'API'],

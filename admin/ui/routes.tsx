@@ -24,6 +24,8 @@ import { masterUiLoginEnabled, sessionPrincipal } from '../auth/session-principa
 import { masterKeyConfigured } from '../auth/api-auth';
 import { giveBackSlot, MASTER_KEY_LIMITS, MASTER_KEY_WINDOW_MINUTES, takeAttemptSlot } from '../auth/master-key-limiter';
 import { csrfToken, csrfValid, currentSession, endSession, loginCsrfToken, loginCsrfValid, startSession, type Session } from '../session';
+import { SsoLoginForm } from '../sso/oidc/login-form';
+import { ssoPages } from './pages/sso';
 import { Chart } from './charts';
 import { Badge, Csrf, ErrorBox, fmtCost, fmtTime, Layout, type PageContext } from './layout';
 import { APP_CSS, APP_JS } from './static';
@@ -107,6 +109,9 @@ export function uiRoutes() {
             <button type="submit">Log in</button>
           </form>
         </div>
+        <div class="card">
+          <SsoLoginForm />
+        </div>
       </Layout>,
       status,
     );
@@ -184,7 +189,7 @@ export function uiRoutes() {
       return c.text('Your session has ended. Log in again.', 401);
     }
     c.set('principal', principal);
-    c.set('page', { actor: session.actor, csrf, path: c.req.path });
+    c.set('page', { actor: typeof principal.attr.email === 'string' && principal.attr.email ? principal.attr.email : session.actor, csrf, path: c.req.path });
     if (c.req.method === 'POST') {
       const form = await formOf(c);
       if (!(await csrfValid(c.env, session, form._csrf))) {
@@ -194,6 +199,8 @@ export function uiRoutes() {
     }
     await next();
   });
+
+  ui.route('/sso', ssoPages());
 
   ui.post('/logout', async (c) => {
     await actions.recordAction(actionContext(c), 'logout', 'allowed', { type: 'session', id: null });

@@ -24,7 +24,7 @@ th, td { text-align:left; padding:6px 8px; border-bottom:1px solid var(--line); 
 th { color:var(--muted); font-weight:600; font-size:12px; text-transform:uppercase; }
 form.inline { display:inline; }
 label { display:block; margin:8px 0 4px; font-weight:600; }
-input[type=text], input[type=password], input[type=url], input[type=datetime-local], select, textarea { width:100%; max-width:520px; padding:6px 8px; border:1px solid var(--line); border-radius:6px; font:inherit; }
+input[type=text], input[type=password], input[type=email], input[type=url], input[type=datetime-local], select, textarea { width:100%; max-width:520px; padding:6px 8px; border:1px solid var(--line); border-radius:6px; font:inherit; }
 textarea { min-height:64px; }
 button, .button { display:inline-block; padding:6px 12px; border-radius:6px; border:1px solid var(--accent); background:var(--accent); color:#fff; font:inherit; cursor:pointer; text-decoration:none; }
 button.secondary, .button.secondary { background:#fff; color:var(--accent); }

@@ -4,8 +4,9 @@
  * - Key-encryption keys (KEKs) are versioned: `ROUTERO_KEKS="1:<base64 32 bytes>,2:<…>"`. The highest
  *   version encrypts; any listed version decrypts, so a new KEK can be added, records re-encrypted,
  *   and the old one removed afterwards.
- * - The additional authenticated data (AAD) binds a ciphertext to its record (record id, org,
- *   provider, KEK version): a ciphertext copied into another record fails authentication.
+ * - The additional authenticated data (AAD) binds a ciphertext to its record (purpose, record id,
+ *   org, provider, KEK version): a ciphertext copied into another record fails authentication.
+ *   SSO client secrets use the same ring with purpose `sso-client-secret`.
  * - A 96-bit random IV per encryption (NIST SP 800-38D §8.2.2).
  */
 import { base64ToBytes, bytesToBase64 } from './encoding';
@@ -25,6 +26,11 @@ export interface SecretBinding {
   recordId: string;
   orgId: string;
   provider: string;
+  /**
+   * What the secret is for; part of the AAD so a ciphertext of one kind never opens as another.
+   * Default `provider-key` (and provider-key AADs keep their original form).
+   */
+  purpose?: 'provider-key' | 'sso-client-secret';
 }
 
 export class KeyRingError extends Error {}
@@ -46,7 +52,7 @@ export async function loadKeyRing(spec: string | undefined): Promise<KeyRing> {
 }
 
 function aad(binding: SecretBinding, version: number): Uint8Array<ArrayBuffer> {
-  const text = `routero/provider-key/v1|${binding.recordId}|${binding.orgId}|${binding.provider}|${version}`;
+  const text = `routero/${binding.purpose ?? 'provider-key'}/v1|${binding.recordId}|${binding.orgId}|${binding.provider}|${version}`;
   return new Uint8Array(new TextEncoder().encode(text));
 }
 
@@ -86,7 +92,7 @@ export async function openPrepared(ring: KeyRing, p: PreparedSecret): Promise<st
     const pt = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: p.iv, additionalData: p.aad }, key, p.ciphertext);
     return new TextDecoder().decode(pt);
   } catch {
-    throw new KeyRingError('provider key ciphertext failed authentication');
+    throw new KeyRingError('secret ciphertext failed authentication');
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * Rotating the key-encryption key end to end: add a KEK version, re-encrypt every provider key
- * with `npm run kek:reencrypt`, remove the old version — and the gateway keeps calling the
- * provider with the same decrypted key throughout.
+ * (and SSO client secret) with `npm run kek:reencrypt`, remove the old version — and the gateway
+ * keeps calling the provider with the same decrypted key throughout, and SSO sign-in keeps working.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,6 +16,7 @@ import { freePort, ROOT } from '../../scripts/paths';
 import { readDotenv, writeDotenv } from '../../scripts/dev-vars';
 import { startStack, type Stack } from '../../scripts/stack';
 import { startFakeOpenAI, type FakeProvider } from '../support/fake-providers';
+import { startTestIdp, type TestIdp } from '../support/oidc-idp';
 
 const run = promisify(execFile);
 const SECRET = `sk-rotation-${crypto.randomUUID()}`;
@@ -23,13 +24,16 @@ let tmp: string;
 let openai: FakeProvider;
 let stack: Stack | null = null;
 let pglitePort: number;
+/** Fixed across restarts: the redirect URI registered at the IdP names it. */
+let adminPort: number;
+let idp: TestIdp;
 
 async function start(keks: string): Promise<Stack> {
   const devVarsFile = path.join(tmp, '.dev.vars');
   writeDotenv(devVarsFile, { ...readDotenv(devVarsFile), ROUTERO_KEKS: keks }, 'test');
   stack = await startStack({
     gatewayPort: await freePort(),
-    adminPort: await freePort(),
+    adminPort,
     postgresPort: pglitePort,
     pgliteDir: path.join(tmp, 'pglite'),
     persistDir: path.join(tmp, 'state'),
@@ -47,11 +51,14 @@ beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'routero-kek-'));
   openai = await startFakeOpenAI({ gapMs: 0 });
   pglitePort = await freePort();
+  adminPort = await freePort();
+  idp = await startTestIdp();
 });
 
 afterAll(async () => {
   await stop();
   await openai.close();
+  await idp?.close();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -73,6 +80,17 @@ async function callThrough(s: Stack, key: string) {
   expect(openai.received[before]!.headers.authorization).toBe(`Bearer ${SECRET}`);
 }
 
+/** A whole SSO login over HTTP: start, sign in at the IdP with MFA, callback → a session. */
+async function ssoLogin(s: Stack, connectionId: string) {
+  const start = await fetch(`${s.adminUrl}/sso/oidc/${connectionId}/start`, { redirect: 'manual' });
+  expect(start.status).toBe(302);
+  const cookie = start.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const callback = await idp.signIn(start.headers.get('location')!, 'alice');
+  const res = await fetch(callback, { redirect: 'manual', headers: { cookie } });
+  expect(res.status).toBe(200);
+  expect(res.headers.getSetCookie().some((c) => c.startsWith('routero_session='))).toBe(true);
+}
+
 it('adds a KEK, re-encrypts every provider key, removes the old KEK, and keeps serving', async () => {
   const k1 = `1:${generateKek()}`;
   const k2 = `2:${generateKek()}`;
@@ -84,6 +102,9 @@ it('adds a KEK, re-encrypts every provider key, removes the old KEK, and keeps s
   const key = (await api('POST', '/keys', { org_id: org.id, name: 'k', models: ['openai/*'] })).key!;
   await callThrough(s, key);
   expect(await kekVersions(s)).toEqual([1]);
+  const client = await idp.registerClient(`${s.adminUrl}/sso/oidc/callback`);
+  const sso = await api('POST', `/orgs/${org.id}/sso/oidc`, { issuer: idp.issuer, client_id: client.clientId, client_secret: client.clientSecret, allowed_domains: ['acme.test'], default_role: 'developer' });
+  await ssoLogin(s, sso.id!);
   await stop();
 
   s = await start(`${k1},${k2}`);
@@ -91,13 +112,15 @@ it('adds a KEK, re-encrypts every provider key, removes the old KEK, and keeps s
     cwd: ROOT,
     env: { ...process.env, ROUTERO_ADMIN_URL: s.adminUrl, MASTER_KEY: s.masterKey },
   });
-  expect(JSON.parse(stdout)).toMatchObject({ active_kek_version: 2, reencrypted: 1 });
+  expect(JSON.parse(stdout)).toMatchObject({ active_kek_version: 2, reencrypted: 1, sso_client_secrets: { reencrypted: 1, total: 1 } });
   expect(await kekVersions(s)).toEqual([2]);
   await callThrough(s, key);
   await stop();
 
   s = await start(k2);
   await callThrough(s, key);
+  // The SSO client secret was re-sealed under KEK 2: without KEK 1 the login still completes.
+  await ssoLogin(s, sso.id!);
   const chain = await (await fetch(`${s.adminUrl}/api/v1/audit-log/verify`, { headers: { authorization: `Bearer ${s.masterKey}` } })).json();
   expect(chain).toMatchObject({ ok: true });
 }, 180_000);

@@ -1,0 +1,173 @@
+/**
+ * UI page: an organisation's SSO connections (OIDC). Lists them with the redirect URI to register
+ * at the IdP, adds one (the client secret is sent once and never shown again), deletes one.
+ * Mounted by the UI router behind its session and CSRF middleware.
+ */
+import { Hono, type Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { adminError } from '../../errors';
+import * as actions from '../../actions';
+import { adminOrigin } from '../../api/sso';
+import { ORG_ROLES } from '../../db/schema';
+import { createOidcConnection, createOidcConnectionSchema, deleteSsoConnection, listSsoConnections } from '../../domain/sso-connections';
+import type { AdminEnv } from '../../env';
+import { actionContext, type AdminVariables } from '../../middleware';
+import { uuidField } from '../../schemas';
+import { Badge, Csrf, ErrorBox, fmtTime, Layout, type PageContext } from '../layout';
+
+type SsoEnv = { Bindings: AdminEnv; Variables: AdminVariables & { page: PageContext } };
+type Ctx = Context<SsoEnv>;
+
+const list = (v: string | undefined) => (v ?? '').split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
+const words = (v: string | undefined) => (v ?? '').split(/\s+/).filter(Boolean);
+
+/** "group = role" per line → {group: role}. */
+function roleMapping(v: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of (v ?? '').split('\n')) {
+    const at = line.lastIndexOf('=');
+    if (at > 0) out[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+  }
+  return out;
+}
+
+async function formOf(c: Ctx): Promise<Record<string, string>> {
+  // Object.fromEntries defines own properties, so a field named `__proto__` cannot reach the prototype.
+  return Object.fromEntries(Object.entries(await c.req.parseBody()).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
+
+function problem(e: unknown): string {
+  const err = adminError(e);
+  return err.status >= 500 ? 'Something went wrong; nothing was changed. Try again.' : err.message;
+}
+
+/** The real status of a failed action (403 denied, 404 missing, 409 domain taken, 503…), through the admin error funnel. */
+const statusOf = (e: unknown) => adminError(e).status as ContentfulStatusCode;
+
+async function ssoPage(c: Ctx, orgId: string | undefined, error: string | null = null, values: Record<string, string> = {}, status: ContentfulStatusCode = 200) {
+  const ctx = actionContext(c);
+  const orgs = await actions.listOrgs(ctx);
+  const org = orgs.find((o) => o.id === orgId) ?? orgs[0];
+  const connections = org ? await listSsoConnections(ctx, org.id, adminOrigin(c)) : [];
+  const csrf = c.var.page.csrf;
+  return c.html(
+    <Layout title="Single sign-on" page={c.var.page}>
+      <form class="filters" method="get" action="/ui/sso">
+        <div>
+          <label for="sso-org">Organisation</label>
+          <select id="sso-org" name="org_id">{orgs.map((o) => <option value={o.id} selected={o.id === org?.id}>{o.name}</option>)}</select>
+        </div>
+        <button class="secondary" type="submit">Show</button>
+      </form>
+      <table data-testid="sso-connections">
+        <thead><tr><th>issuer</th><th>client id</th><th>domains</th><th>MFA</th><th>roles</th><th>JIT</th><th>redirect URI</th><th>created</th><th></th></tr></thead>
+        <tbody>
+          {connections.map((k) => (
+            <tr>
+              <td>{k.issuer}</td>
+              <td><code>{k.client_id}</code></td>
+              <td>{k.allowed_domains.join(', ')}</td>
+              <td>{k.require_mfa ? <Badge value="required" /> : 'not required'}{k.acr_values.length ? ` (acr: ${k.acr_values.join(' ')})` : ''}</td>
+              <td>{[...Object.entries(k.role_mapping).map(([g, r]) => `${g} → ${r}`), `default → ${k.default_role ?? 'refuse'}`].join('; ')}</td>
+              <td>{k.jit ? 'yes' : 'no'}</td>
+              <td><code>{k.redirect_uri}</code></td>
+              <td>{fmtTime(k.created_at)}</td>
+              <td>
+                <form class="inline" method="post" action={`/ui/sso/${k.id}/delete`} data-confirm={`Delete the SSO connection to ${k.issuer}? People of ${k.allowed_domains.join(', ')} will no longer be able to sign in with it.`}>
+                  <Csrf token={csrf} />
+                  <input type="hidden" name="org_id" value={k.org_id} />
+                  <button class="danger" type="submit">Delete</button>
+                </form>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {org ? (
+        <div class="card">
+          <h2>Add an OIDC connection</h2>
+          <p class="muted">
+            Register <code>{`${adminOrigin(c)}/sso/oidc/callback`}</code> as the redirect URI at your identity provider. The client secret is encrypted (AES-256-GCM) and never shown again.
+          </p>
+          <ErrorBox message={error} />
+          <form method="post" action="/ui/sso">
+            <Csrf token={csrf} />
+            <input type="hidden" name="org_id" value={org.id} />
+            <label for="sso-issuer">Issuer URL</label>
+            <input type="url" id="sso-issuer" name="issuer" value={values.issuer ?? ''} placeholder="https://example.okta.com" required />
+            <label for="sso-client-id">Client ID</label>
+            <input type="text" id="sso-client-id" name="client_id" value={values.client_id ?? ''} required />
+            <label for="sso-client-secret">Client secret</label>
+            <input type="password" id="sso-client-secret" name="client_secret" autocomplete="off" required />
+            <label for="sso-domains">Allowed email domains (one per line)</label>
+            <textarea id="sso-domains" name="allowed_domains" required>{values.allowed_domains ?? ''}</textarea>
+            <label for="sso-roles">Role mapping (one "group = role" per line; roles: {ORG_ROLES.join(', ')})</label>
+            <textarea id="sso-roles" name="role_mapping">{values.role_mapping ?? ''}</textarea>
+            <label for="sso-default-role">Default role (for people in no mapped group)</label>
+            <select id="sso-default-role" name="default_role">
+              <option value="">none: refuse them</option>
+              {ORG_ROLES.map((r) => <option value={r} selected={values.default_role === r}>{r}</option>)}
+            </select>
+            <label for="sso-groups-claim">Groups claim</label>
+            <input type="text" id="sso-groups-claim" name="groups_claim" value={values.groups_claim ?? 'groups'} />
+            <label for="sso-scopes">Scopes (space separated)</label>
+            <input type="text" id="sso-scopes" name="scopes" value={values.scopes ?? 'openid email profile'} />
+            <label for="sso-acr">acr values that count as MFA (space separated, optional)</label>
+            <input type="text" id="sso-acr" name="acr_values" value={values.acr_values ?? ''} />
+            <label><input type="checkbox" name="require_mfa" value="true" checked={values.require_mfa !== 'false'} /> Require multi-factor authentication</label>
+            <label><input type="checkbox" name="jit" value="true" checked={values.jit !== 'false'} /> Create people on their first sign-in (just in time)</label>
+            <p><button type="submit">Add SSO connection</button></p>
+          </form>
+        </div>
+      ) : (
+        <p class="muted">Create an organisation first.</p>
+      )}
+    </Layout>,
+    status,
+  );
+}
+
+export function ssoPages() {
+  const ui = new Hono<SsoEnv>();
+  ui.get('/', (c) => ssoPage(c, c.req.query('org_id')));
+  ui.post('/', async (c) => {
+    const form = await formOf(c);
+    const { client_secret: _secret, ...keep } = form; // never echo the secret back
+    const values = { ...keep, require_mfa: form.require_mfa ?? 'false', jit: form.jit ?? 'false' };
+    const parsed = createOidcConnectionSchema(c.env.ALLOW_PRIVATE_UPSTREAMS === 'true').safeParse({
+      issuer: form.issuer,
+      client_id: form.client_id,
+      client_secret: form.client_secret,
+      allowed_domains: list(form.allowed_domains),
+      role_mapping: roleMapping(form.role_mapping),
+      default_role: form.default_role || null,
+      groups_claim: form.groups_claim || undefined,
+      scopes: form.scopes ? words(form.scopes) : undefined,
+      require_mfa: form.require_mfa === 'true',
+      acr_values: words(form.acr_values),
+      jit: form.jit === 'true',
+    });
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      return ssoPage(c, form.org_id, `${issue.path.join('.') || 'input'}: ${issue.message}`, values, 400);
+    }
+    const orgId = uuidField('organisation').safeParse(form.org_id);
+    if (!orgId.success) return ssoPage(c, undefined, 'org_id: must be an organisation id (UUID)', values, 400);
+    try {
+      await createOidcConnection(actionContext(c), orgId.data, parsed.data, adminOrigin(c));
+    } catch (e) {
+      return ssoPage(c, orgId.data, problem(e), values, statusOf(e));
+    }
+    return c.redirect(`/ui/sso?org_id=${encodeURIComponent(form.org_id ?? '')}`, 303);
+  });
+  ui.post('/:id/delete', async (c) => {
+    const form = await formOf(c);
+    try {
+      await deleteSsoConnection(actionContext(c), c.req.param('id'), adminOrigin(c));
+    } catch (e) {
+      return ssoPage(c, form.org_id, problem(e), {}, statusOf(e));
+    }
+    return c.redirect(`/ui/sso?org_id=${encodeURIComponent(form.org_id ?? '')}`, 303);
+  });
+  return ui;
+}
