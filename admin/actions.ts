@@ -10,12 +10,13 @@ import { newVirtualKey } from '../lib/crypto/virtual-key';
 import type { Queryable } from './db/client';
 import { orgs, providerKeys, virtualKeys } from './db/schema';
 import { GatewayError } from '../lib/errors';
+import { patternWithin } from '../lib/models';
 import type { AdminEnv } from './env';
 import { authorizeOrHide, change, publishToEdge, type ActionContext } from './domain/change';
 import { planFilter } from './auth/plan';
 import { reencryptSsoSecrets } from './domain/sso-connections';
 import { rebuildKv, syncProviderKeys, syncVirtualKey } from './kv-sync';
-import type { createKeySchema, createOrgSchema, createProviderKeySchema } from './schemas';
+import type { createKeySchema, createOrgSchema, createProviderKeySchema, updateOrgSchema } from './schemas';
 
 /** bcrypt cost: ~60–100 ms per hash; the gateway pays it once per key per isolate per TTL. */
 export const BCRYPT_COST = 10;
@@ -82,8 +83,30 @@ function kvFailure(message: string): GatewayError {
 
 export function createOrg(ctx: ActionContext, input: z.infer<typeof createOrgSchema>) {
   return change(ctx, { action: 'org.create', cerbosAction: 'create', resource: { kind: 'org' } }, async (tx) => {
-    const [row] = await tx.insert(orgs).values({ id: crypto.randomUUID(), name: input.name }).returning();
+    const [row] = await tx
+      .insert(orgs)
+      .values({ id: crypto.randomUUID(), name: input.name, ...(input.allowed_models ? { allowed_models: input.allowed_models } : {}) })
+      .returning();
     return { result: row!, targetId: row!.id };
+  });
+}
+
+const orgNotFound = (id: string) => new GatewayError('not_found', `Organisation ${id} does not exist.`);
+
+/**
+ * Renames an organisation or changes `allowed_models`, the patterns its virtual keys may be scoped
+ * to. Keys that exist keep their scope (revoke and recreate to narrow them); new keys must fit.
+ */
+export async function updateOrg(ctx: ActionContext, id: string, input: z.infer<typeof updateOrgSchema>) {
+  const [existing] = await ctx.db.select({ id: orgs.id }).from(orgs).where(eq(orgs.id, id)).limit(1);
+  if (!existing) throw orgNotFound(id);
+  return change(ctx, { action: 'org.update', cerbosAction: 'update', resource: { kind: 'org', id, orgId: id }, hideAs: orgNotFound(id) }, async (tx) => {
+    const [row] = await tx
+      .update(orgs)
+      .set({ ...(input.name !== undefined ? { name: input.name } : {}), ...(input.allowed_models ? { allowed_models: input.allowed_models } : {}) })
+      .where(eq(orgs.id, id))
+      .returning();
+    return { result: row! };
   });
 }
 
@@ -143,7 +166,15 @@ export async function createVirtualKey(ctx: ActionContext, input: z.infer<typeof
     ctx,
     { action: 'virtual_key.create', cerbosAction: 'create', resource: { kind: 'virtual_key', orgId: input.org_id, ownerUserId } },
     async (tx) => {
-      await requireOrg(tx, input.org_id);
+      const [org] = await tx.select({ allowed: orgs.allowed_models }).from(orgs).where(eq(orgs.id, input.org_id)).limit(1);
+      if (!org) throw new GatewayError('not_found', `Organisation ${input.org_id} does not exist.`, { param: 'org_id' });
+      // Keys stay within the models the organisation allows (issue 7): a key without `models` gets
+      // the organisation's list; a pattern outside it is refused, naming it.
+      const models = input.models ?? org.allowed;
+      const outside = models.filter((m) => !patternWithin(m, org.allowed));
+      if (outside.length > 0) {
+        throw new GatewayError('invalid_request', `models ${outside.map((m) => `"${m}"`).join(', ')} ${outside.length === 1 ? 'is' : 'are'} outside what the organisation allows (${org.allowed.join(', ')}).`, { param: 'models' });
+      }
       const [created] = await tx
         .insert(virtualKeys)
         .values({
@@ -151,7 +182,7 @@ export async function createVirtualKey(ctx: ActionContext, input: z.infer<typeof
           org_id: input.org_id,
           name: input.name,
           secret_hash: secretHash,
-          models: input.models ?? ['*'],
+          models,
           cidrs: input.cidrs ?? [],
           expires_at: input.expires_at ? new Date(input.expires_at) : null,
           owner_user_id: ownerUserId,

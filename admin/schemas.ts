@@ -48,7 +48,16 @@ export const createApiTokenSchema = z.strictObject({
 /** An API token id (the `<id>` in `rtat_<id>_<secret>`). */
 export const apiTokenIdField = z.string().regex(/^[a-z2-7]{16}$/, 'must be an API token id (16 characters a–z, 2–7)');
 
-export const createOrgSchema = z.strictObject({ name: nameField });
+const modelPatternList = z
+  .array(z.string().max(200).regex(MODEL_PATTERN_RE, 'must be a model pattern like "openai/*" or "anthropic/claude-sonnet-4-5"'))
+  .max(100);
+
+export const createOrgSchema = z.strictObject({ name: nameField, allowed_models: modelPatternList.min(1, 'must name at least one pattern').optional() });
+
+/** PATCH /orgs/:org_id — rename, or change the models the organisation's keys may be scoped to. */
+export const updateOrgSchema = z
+  .strictObject({ name: nameField.optional(), allowed_models: modelPatternList.min(1, 'must name at least one pattern').optional() })
+  .refine((v) => v.name !== undefined || v.allowed_models !== undefined, 'must change name or allowed_models');
 
 export function createProviderKeySchema(allowPrivate: boolean) {
   // The gateway's own rule (lib/net/host.ts), so the API refuses exactly the URLs the gateway would;

@@ -41,6 +41,18 @@ function globMatch(pattern: string, text: string): boolean {
 }
 /* eslint-enable security/detect-object-injection */
 
+/**
+ * Is every model the key pattern admits also admitted by one of the organisation's patterns?
+ * Conservative: a pattern the check cannot prove to be inside (a `*` in the middle of both) is not.
+ */
+export function patternWithin(keyPattern: string, orgPatterns: readonly string[]): boolean {
+  return orgPatterns.some((op) => {
+    if (op === '*' || op === keyPattern) return true;
+    if (!keyPattern.includes('*')) return globMatch(op, keyPattern);
+    return op.endsWith('*') && !op.slice(0, -1).includes('*') && keyPattern.startsWith(op.slice(0, -1));
+  });
+}
+
 export function modelAllowed(model: string, patterns: readonly string[]): boolean {
   return patterns.some((p) => globMatch(p, model));
 }

@@ -16,6 +16,7 @@ export const ROLE_ACTION_MATRIX = {
     create: ['platform_admin'],
     list: ['platform_admin', 'org_admin', 'developer', 'auditor'],
     read: ['platform_admin', 'org_admin', 'developer', 'auditor'],
+    update: ['platform_admin', 'org_admin'],
   },
   member: {
     list: ['platform_admin', 'org_admin', 'auditor'],

@@ -13,6 +13,7 @@ import { listQuarantine, quarantineQuerySchema } from './quarantine';
 import { SSO_API_ROUTES } from './sso';
 import {
   addMemberSchema,
+  updateOrgSchema,
   apiTokenIdField,
   createApiTokenSchema,
   auditLogQuerySchema,
@@ -38,6 +39,9 @@ const tokenParam = (v: string | undefined) => parseWith(apiTokenIdField, v);
 
 export const API_ROUTES: AdminRoute<E>[] = [
   route('POST', '/orgs', 'org', 'create', async (c) => c.json(await actions.createOrg(actionContext(c), await parseBody(c, createOrgSchema)), 201)),
+  route('PATCH', '/orgs/:org_id', 'org', 'update', async (c) =>
+    c.json(await actions.updateOrg(actionContext(c), orgParam(c.req.param('org_id')), await parseBody(c, updateOrgSchema))),
+  ),
   route('GET', '/orgs', 'org', 'list', async (c) => c.json({ data: await actions.listOrgs(actionContext(c)) })),
 
   route('GET', '/orgs/:org_id/members', 'member', 'list', async (c) => {

@@ -191,3 +191,32 @@ describe('master key limiter (issue 8 finding 4)', () => {
     expect(JSON.stringify(await e2e.query('select * from admin_audit_log'))).not.toContain('wrong-master-key');
   });
 });
+
+describe('the models an organisation allows (issue 7: developers create keys within them)', () => {
+  it('an org_admin narrows the organisation; keys must then fit, and a key without models gets the list', async () => {
+    // A developer of its own (an earlier test suspends the shared one); added by the org_admin, as the
+    // master key is locked out from this address by the limiter test.
+    expect((await as('org_admin', 'POST', `/orgs/${orgA}/members`, { email: 'scoped-dev@example.com', role: 'developer' })).status).toBe(201);
+    sessions.developer = await login('scoped-dev@example.com');
+    expect((await as('developer', 'PATCH', `/orgs/${orgA}`, { allowed_models: ['*'] })).status).toBe(404);
+    const narrowed = await as('org_admin', 'PATCH', `/orgs/${orgA}`, { allowed_models: ['mock/*', 'openai/gpt-4o*'] });
+    expect(narrowed.status, JSON.stringify(narrowed.json)).toBe(200);
+    expect(narrowed.json.allowed_models).toEqual(['mock/*', 'openai/gpt-4o*']);
+
+    const outside = await as('developer', 'POST', '/keys', { org_id: orgA, name: 'too wide', models: ['openai/*', 'mock/echo'] });
+    expect(outside.status).toBe(400);
+    expect(outside.json.error.param).toBe('models');
+    expect(outside.json.error.message).toContain('"openai/*"');
+    expect(outside.json.error.message).not.toContain('"mock/echo"');
+
+    const inside = await as('developer', 'POST', '/keys', { org_id: orgA, name: 'fits', models: ['openai/gpt-4o-mini', 'mock/*'] });
+    expect(inside.status, JSON.stringify(inside.json)).toBe(201);
+    const defaulted = await as('developer', 'POST', '/keys', { org_id: orgA, name: 'default scope' });
+    expect(defaulted.status).toBe(201);
+    expect(defaulted.json.models).toEqual(['mock/*', 'openai/gpt-4o*']);
+
+    // Back to everything, so the other tests' keys are unaffected.
+    expect((await as('org_admin', 'PATCH', `/orgs/${orgA}`, { allowed_models: ['*'] })).status).toBe(200);
+    expect((await as('org_admin', 'PATCH', `/orgs/${orgB}`, { name: 'not mine' })).status).toBe(404);
+  });
+});

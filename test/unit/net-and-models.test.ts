@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { modelAllowed, parseModelName } from '../../lib/models';
+import { modelAllowed, parseModelName, patternWithin } from '../../lib/models';
 import { ipInCidrs, isPrivateHost, isValidCidr } from '../../lib/net/cidr';
 
 describe('CIDR allowlists', () => {
@@ -50,5 +50,20 @@ describe('model names and scopes', () => {
     expect(modelAllowed('openai/gpt-4o-mini', ['*'])).toBe(true);
     expect(modelAllowed('openai.x/gpt', ['openai/*'])).toBe(false);
     expect(modelAllowed('anything', [])).toBe(false);
+  });
+});
+
+describe('patternWithin (a key scope inside the organisation’s allowed models)', () => {
+  it.each([
+    ['openai/gpt-4o-mini', ['openai/*'], true],
+    ['openai/*', ['openai/*'], true],
+    ['openai/gpt-4o*', ['openai/*'], true],
+    ['openai/*', ['openai/gpt-4o*'], false],
+    ['*', ['openai/*', 'mock/*'], false],
+    ['anything/at-all', ['*'], true],
+    ['anthropic/claude-sonnet-4-5', ['openai/*', 'mock/*'], false],
+    ['openai/gpt-*-mini', ['openai/*-mini'], false],
+  ] as const)('%s within %j → %s', (key, org, expected) => {
+    expect(patternWithin(key, org)).toBe(expected);
   });
 });
