@@ -24,6 +24,10 @@ export interface Env {
   POLICY_CACHE_TTL_SECONDS?: string;
   /** Largest accepted request body in bytes (default 4 MiB). */
   MAX_BODY_BYTES?: string;
+  /** How long to wait for a provider's response headers, ms (default 600000: the SDKs' own 10 minutes). */
+  UPSTREAM_HEADER_TIMEOUT_MS?: string;
+  /** How long a provider may send nothing once its response started, ms (default 300000). */
+  UPSTREAM_IDLE_TIMEOUT_MS?: string;
 }
 
 export interface GatewayConfig {
@@ -32,7 +36,24 @@ export interface GatewayConfig {
   allowPrivateUpstreams: boolean;
   keyCacheTtlMs: number;
   maxBodyBytes: number;
+  upstreamTimeouts: UpstreamTimeouts;
 }
+
+export interface UpstreamTimeouts {
+  /** Until the provider's response headers arrive. */
+  headerMs: number;
+  /** Between two chunks of the provider's response body. */
+  idleMs: number;
+}
+
+/**
+ * Defaults for slow reasoning models: a non-streamed call to one answers only when it has finished
+ * thinking, so the header wait matches the official OpenAI and Anthropic SDKs' own 10-minute
+ * request timeout (the gateway never gives up before the client would). A streamed chat completion
+ * can stay silent while the model reasons, so the idle wait is 5 minutes, not the seconds a plain
+ * proxy would use.
+ */
+export const DEFAULT_UPSTREAM_TIMEOUTS: UpstreamTimeouts = { headerMs: 600_000, idleMs: 300_000 };
 
 function boundedInt(raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined || raw === '') return fallback;
@@ -57,6 +78,8 @@ export function gatewayConfig(env: Env): Promise<GatewayConfig> {
     env.KEY_CACHE_TTL_SECONDS,
     env.POLICY_CACHE_TTL_SECONDS,
     env.MAX_BODY_BYTES,
+    env.UPSTREAM_HEADER_TIMEOUT_MS,
+    env.UPSTREAM_IDLE_TIMEOUT_MS,
   ]);
   if (cached?.source === source) {
     cached = { ...cached, env };
@@ -96,5 +119,9 @@ async function buildConfig(env: Env): Promise<GatewayConfig> {
     allowPrivateUpstreams: env.ALLOW_PRIVATE_UPSTREAMS === 'true',
     keyCacheTtlMs: boundedInt(env.KEY_CACHE_TTL_SECONDS, 30, 1, 30) * 1000,
     maxBodyBytes: boundedInt(env.MAX_BODY_BYTES, 4 * 1024 * 1024, 1024, 100 * 1024 * 1024),
+    upstreamTimeouts: {
+      headerMs: boundedInt(env.UPSTREAM_HEADER_TIMEOUT_MS, DEFAULT_UPSTREAM_TIMEOUTS.headerMs, 100, 3_600_000),
+      idleMs: boundedInt(env.UPSTREAM_IDLE_TIMEOUT_MS, DEFAULT_UPSTREAM_TIMEOUTS.idleMs, 100, 3_600_000),
+    },
   };
 }

@@ -1,0 +1,70 @@
+/**
+ * The part every stream tap shares: frame the SSE stream (sse.ts), let the format read each event,
+ * and forward each event's original bytes unless the format rewrote or dropped it. Output pieces
+ * that are adjacent views of the same upstream chunk are merged, so a chunk of whole events goes
+ * out as the very bytes that came in.
+ */
+import type { Usage } from '../../lib/audit/event';
+import { SseParser, type SseEvent } from './sse';
+import type { StreamOutcome, StreamTap } from './types';
+
+/** What to send for one event: its original bytes, nothing, or replacement bytes. */
+export type EventVerdict = 'keep' | 'drop' | Uint8Array;
+
+export interface EventReader {
+  /** Reads one event (its data is null when it was too large to read) and decides what goes on. */
+  read(event: SseEvent): EventVerdict;
+  usage(): Usage;
+  outcome(): StreamOutcome;
+}
+
+const EVENT_END = new Uint8Array([0x0a, 0x0a]);
+
+class Output {
+  readonly parts: Uint8Array[] = [];
+  add(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    const last = this.parts.at(-1);
+    if (last && last.buffer === bytes.buffer && last.byteOffset + last.length === bytes.byteOffset) {
+      this.parts[this.parts.length - 1] = new Uint8Array(last.buffer, last.byteOffset, last.length + bytes.length);
+    } else {
+      this.parts.push(bytes);
+    }
+  }
+}
+
+export function createEventTap(reader: EventReader, context: Record<string, unknown> = {}): StreamTap {
+  const parser = new SseParser(undefined, context);
+  let previousForwarded = true;
+
+  const emit = (items: ReturnType<SseParser['push']>): Uint8Array[] => {
+    const out = new Output();
+    for (const item of items) {
+      if (item.kind === 'bytes') {
+        if (item.of === 'current' || previousForwarded) out.add(item.bytes);
+        continue;
+      }
+      const ev = item.event;
+      const verdict = reader.read(ev);
+      previousForwarded = verdict !== 'drop';
+      if (verdict === 'keep') for (const part of ev.raw) out.add(part);
+      else if (verdict !== 'drop') out.add(verdict);
+    }
+    return out.parts;
+  };
+
+  return {
+    push: (chunk) => emit(parser.push(chunk)),
+    finish: () => emit(parser.finish()),
+    fail(errorEventBytes) {
+      const out = new Output();
+      // Bytes of an oversized event already went out: end it (the client sees a cut-off event,
+      // then the error), so the error is not read as part of it.
+      if (parser.midOversizedEvent) out.add(EVENT_END);
+      out.add(errorEventBytes);
+      return out.parts;
+    },
+    usage: () => reader.usage(),
+    outcome: () => reader.outcome(),
+  };
+}
