@@ -223,6 +223,11 @@ export class SseParser {
   }
 }
 
+/** RFC 9110 §8.3.1: media type names are case-insensitive; parameters (charset) may follow. */
+export function isEventStream(contentType: string | null): boolean {
+  return (contentType ?? '').split(';', 1)[0]!.trim().toLowerCase() === 'text/event-stream';
+}
+
 /** Parses an event's data as a JSON object; null for anything else. JSON.parse skips leading spaces. */
 export function parseJsonObject(text: string): Record<string, unknown> | null {
   try {

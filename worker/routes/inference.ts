@@ -11,7 +11,7 @@ import { readBodyText, parseJsonBody } from '../body';
 import type { Env } from '../env';
 import { createMessagesStreamTap, messagesRequestSchema, usageFromMessage } from '../formats/anthropic-messages';
 import { chatCompletionRequestSchema, createChatStreamTap, usageFromChatCompletion } from '../formats/openai-chat';
-import { parseJsonObject } from '../formats/sse';
+import { isEventStream, parseJsonObject } from '../formats/sse';
 import type { Endpoint, StreamTap } from '../formats/types';
 import { log } from '../../lib/log';
 import type { KeyAuthVariables } from '../middleware/key-auth';
@@ -34,11 +34,6 @@ function validate(schema: ZodMiniType, body: Record<string, unknown>): void {
     const issue = result.error.issues[0]!;
     throw invalidField(issue.path, issue.message);
   }
-}
-
-/** RFC 9110 §8.3.1: media type names are case-insensitive; parameters (charset) may follow. */
-export function isEventStream(contentType: string | null): boolean {
-  return (contentType ?? '').split(';', 1)[0]!.trim().toLowerCase() === 'text/event-stream';
 }
 
 export function inferenceHandler(endpoint: Endpoint, providerKeys: ProviderKeyStore) {
