@@ -35,6 +35,8 @@ export interface StackOptions {
   keyCacheTtlSeconds?: number;
   policyCacheTtlSeconds?: number;
   masterKey?: string;
+  /** Extra variables for the gateway Worker only (e.g. short upstream timeouts in tests). */
+  gatewayVars?: Record<string, string>;
   /** Receives every line the child processes print. */
   onLog?: (source: string, line: string) => void;
 }
@@ -234,6 +236,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       ROUTERO_KEKS: secrets.ROUTERO_KEKS,
       KEY_CACHE_TTL_SECONDS: String(opts.keyCacheTtlSeconds ?? 30),
       POLICY_CACHE_TTL_SECONDS: String(opts.policyCacheTtlSeconds ?? 10),
+      ...opts.gatewayVars,
     });
     const adminConfig = writeDevConfig(devDir, 'admin', path.join(ROOT, 'admin', 'wrangler.toml'), {
       ...common,

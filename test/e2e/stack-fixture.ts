@@ -27,7 +27,7 @@ export interface E2E {
   close(): Promise<void>;
 }
 
-export async function startE2E(): Promise<E2E> {
+export async function startE2E(opts: { gatewayVars?: Record<string, string> } = {}): Promise<E2E> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'routero-e2e-'));
   const persistDir = path.join(tmp, 'wrangler-state');
   const logs: string[] = [];
@@ -64,6 +64,7 @@ export async function startE2E(): Promise<E2E> {
     devVarsFile: path.join(tmp, '.dev.vars'),
     keyCacheTtlSeconds,
     policyCacheTtlSeconds: 1,
+    gatewayVars: opts.gatewayVars,
     onLog: (source, line) => logs.push(`[${source}] ${line}`),
   });
   const pool = new pg.Pool({ connectionString: stack.databaseUrl, max: 2 });

@@ -49,6 +49,8 @@ export function usageFromChatCompletion(body: Record<string, unknown> | null): U
  * event — Azure's `prompt_filter_results` chunk with `"usage": null` and empty `choices` included —
  * goes on as its original bytes.
  */
+const NULL_USAGE_TAIL = ',"usage":null}';
+
 export function createChatStreamTap(stripInjectedUsage: boolean, context: Record<string, unknown> = {}): StreamTap {
   let usage = emptyUsage();
   const outcome: StreamOutcome = { complete: false, upstreamErrorType: null };
@@ -60,8 +62,15 @@ export function createChatStreamTap(stripInjectedUsage: boolean, context: Record
       outcome.complete = true;
       return 'keep';
     }
-    const mentionsUsage = data.includes('"usage"');
-    if (!mentionsUsage && !data.includes('"error"')) return 'keep';
+    const mentionsError = data.includes('"error"');
+    if (!mentionsError && !data.includes('"usage"')) return 'keep';
+    // The common shape, `…,"usage":null}` on every chunk once include_usage is set: the member is
+    // the object's last, so it is top-level and null; cut it without parsing the chunk.
+    if (!mentionsError && data.endsWith(NULL_USAGE_TAIL)) {
+      if (!stripInjectedUsage) return 'keep';
+      const cut = withoutMember(ev.raw, 'usage');
+      if (cut) return cut;
+    }
     const obj = looksLikeObject(data) ? parseJsonObject(data) : null;
     if (!obj) return 'keep';
     if (obj.error && (typeof obj.error === 'object' || typeof obj.error === 'string')) {

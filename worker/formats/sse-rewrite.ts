@@ -118,11 +118,8 @@ function memberCut(b: Uint8Array, from: number, to: number, name: string): [numb
   }
 }
 
-/**
- * The event's bytes without the top-level member `name` of the JSON in its one `data` line, or null
- * when that cannot be done textually (several data lines, or JSON this scanner does not follow).
- */
-export function withoutMember(raw: readonly Uint8Array[], name: string): Uint8Array | null {
+function joined(raw: readonly Uint8Array[]): Uint8Array {
+  if (raw.length === 1) return raw[0]!;
   let total = 0;
   for (const p of raw) total += p.length;
   const bytes = new Uint8Array(total);
@@ -131,13 +128,34 @@ export function withoutMember(raw: readonly Uint8Array[], name: string): Uint8Ar
     bytes.set(p, at);
     at += p.length;
   }
+  return bytes;
+}
+
+/** Where `…,"name":null}` ends the object in b[from, to) (trailing spaces allowed): a top-level member. */
+function nullTailCut(b: Uint8Array, from: number, to: number, name: string): [number, number] | null {
+  let end = to;
+  while (end > from && isSpace(b[end - 1])) end--;
+  const tail = `,"${name}":null}`;
+  const start = end - tail.length;
+  if (start < from) return null;
+  for (let i = 0; i < tail.length; i++) if (b[start + i] !== tail.charCodeAt(i)) return null;
+  return [start, end - 1];
+}
+
+/**
+ * The event's bytes without the top-level member `name` of the JSON in its one `data` line, or null
+ * when that cannot be done textually (several data lines, or JSON this scanner does not follow).
+ */
+export function withoutMember(raw: readonly Uint8Array[], name: string): Uint8Array | null {
+  const bytes = joined(raw);
+  const total = bytes.length;
   let cut: [number, number] | null = null;
   let dataLines = 0;
   for (const line of linesOf(bytes)) {
     const valueStart = dataValueStart(bytes, line);
     if (valueStart < 0) continue;
     dataLines++;
-    cut = memberCut(bytes, valueStart, line.end, name);
+    cut = nullTailCut(bytes, valueStart, line.end, name) ?? memberCut(bytes, valueStart, line.end, name);
   }
   if (dataLines !== 1 || !cut) return null;
   const out = new Uint8Array(total - (cut[1] - cut[0]));
@@ -152,14 +170,7 @@ export function withoutMember(raw: readonly Uint8Array[], name: string): Uint8Ar
  */
 export function withData(raw: readonly Uint8Array[], json: string): Uint8Array {
   const parts: Uint8Array[] = [];
-  let total = 0;
-  for (const p of raw) total += p.length;
-  const bytes = new Uint8Array(total);
-  let at = 0;
-  for (const p of raw) {
-    bytes.set(p, at);
-    at += p.length;
-  }
+  const bytes = joined(raw);
   const encoder = new TextEncoder();
   let wroteData = false;
   for (const line of linesOf(bytes)) {
