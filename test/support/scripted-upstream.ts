@@ -3,6 +3,10 @@
  * request for that model (on /v1/chat/completions or /v1/messages) plays it — when the headers
  * come, which bytes in which writes, pauses, a stall, a TCP reset. It records each connection's
  * life, so tests can see that the gateway let go of the provider (no socket left open).
+ *
+ * Tests that cannot register scripts from the process the server runs in (the workerd test pool)
+ * use scripts chosen by the model name — `headers-after-<ms>`, `body-after-<ms>` — and read the
+ * connection log at `GET /__connections?model=<name>`.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -65,11 +69,31 @@ function readBody(req: http.IncomingMessage): Promise<string> {
   });
 }
 
+const SMALL_STREAM =
+  'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"ok"},"finish_reason":null}]}\n\n' +
+  'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1}}\n\ndata: [DONE]\n\n';
+const SMALL_BODY = '{"id":"c1","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}';
+
+/** Scripts picked by the model name (see the header comment). */
+function scriptByName(model: string): Script | undefined {
+  const headersAfter = /^headers-after-(\d+)$/.exec(model);
+  if (headersAfter) return { headersAfterMs: Number(headersAfter[1]), steps: [SMALL_STREAM] };
+  const bodyAfter = /^body-after-(\d+)$/.exec(model);
+  if (bodyAfter) return { contentType: 'application/json', steps: [SMALL_BODY.slice(0, 20), { wait: Number(bodyAfter[1]) }, SMALL_BODY.slice(20)] };
+  return undefined;
+}
+
 export async function startScriptedUpstream(): Promise<ScriptedUpstream> {
   const scripts = new Map<string, Script>();
   const connections: UpstreamConnection[] = [];
 
   const server = http.createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://upstream');
+    if (req.method === 'GET' && url.pathname === '/__connections') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(connections.filter((c) => c.model === url.searchParams.get('model'))));
+      return;
+    }
     const text = await readBody(req);
     let model = '';
     try {
@@ -81,7 +105,7 @@ export async function startScriptedUpstream(): Promise<ScriptedUpstream> {
     connections.push(conn);
     // The response's close (not the socket's): keep-alive sockets outlive one exchange.
     res.on('close', () => (conn.closedAt ??= Date.now()));
-    const script = scripts.get(model);
+    const script = scripts.get(model) ?? scriptByName(model);
     if (!script) {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { message: `no script for model ${model}`, type: 'invalid_request_error', param: null, code: null } }));

@@ -1,6 +1,7 @@
 import type { TestProject } from 'vitest/node';
 import { startCerbos } from '../../scripts/cerbos-server';
 import { startFakeAnthropic, startFakeOpenAI } from '../support/fake-providers';
+import { startScriptedUpstream } from '../support/scripted-upstream';
 
 export default async function setup(project: TestProject) {
   const cerbos = await startCerbos(Number(process.env.ROUTERO_TEST_CERBOS_PORT));
@@ -8,8 +9,10 @@ export default async function setup(project: TestProject) {
   const anthropic = await startFakeAnthropic({ gapMs: 2 });
   project.provide('fakeOpenAIUrl', openai.url);
   project.provide('fakeAnthropicUrl', anthropic.url);
+  const scripted = await startScriptedUpstream();
+  project.provide('scriptedUpstreamUrl', scripted.url);
   return async () => {
-    await Promise.all([cerbos.stop(), openai.close(), anthropic.close()]);
+    await Promise.all([cerbos.stop(), openai.close(), anthropic.close(), scripted.close()]);
   };
 }
 
@@ -17,5 +20,6 @@ declare module 'vitest' {
   export interface ProvidedContext {
     fakeOpenAIUrl: string;
     fakeAnthropicUrl: string;
+    scriptedUpstreamUrl: string;
   }
 }
