@@ -89,9 +89,17 @@ export class UpstreamExchange {
     this.settled = true;
     this.clientSignal.removeEventListener('abort', this.clientLeft);
     this.audit.finish(status, errorType, usage ?? this.usageOf());
-    // After a normal end this aborts nothing; otherwise it closes the provider's connection.
-    this.abort.abort();
-    for (const fn of this.onSettle.splice(0)) fn();
+    this.letGo();
+  }
+
+  /**
+   * Closes the provider's connection: a body being read is cancelled (which ends its connection);
+   * otherwise the fetch is aborted. After a normal end neither does anything.
+   */
+  private letGo(): void {
+    const hooks = this.onSettle.splice(0);
+    if (hooks.length > 0) for (const fn of hooks) fn();
+    else this.abort.abort();
   }
 
   /**
@@ -100,8 +108,7 @@ export class UpstreamExchange {
    */
   release(): void {
     if (this.settled) return;
-    this.abort.abort();
-    for (const fn of this.onSettle.splice(0)) fn();
+    this.letGo();
   }
 
   /** Waits for the response headers, at most the header timeout. */
@@ -112,7 +119,9 @@ export class UpstreamExchange {
       this.settle(504, 'upstream_timeout');
     }, this.timeouts.headerMs);
     try {
-      const res = await call(this.abort.signal);
+      // The client's own signal goes to the fetch too, so the runtime ties the provider call to
+      // the client's connection directly, whatever JS gets to run when the client leaves.
+      const res = await call(AbortSignal.any([this.clientSignal, this.abort.signal]));
       if (this.clientGone || this.settled) {
         // The provider answered after the client left (or after the timeout): not a success.
         await res.body?.cancel().catch(() => undefined);

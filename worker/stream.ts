@@ -48,46 +48,67 @@ export function tapStream(
   // Once the exchange ends for any reason (the client leaving included), stop reading upstream.
   exchange.whenSettled(() => void reader.cancel().catch(() => undefined));
 
+  /**
+   * Hands bytes to the client. Once the client's side is gone, enqueue and close throw, and that
+   * may be the only sign the gateway gets (workerd does not always call `cancel` or fire the
+   * request signal): it is recorded as the client leaving, never left unrecorded.
+   */
+  const deliver = (controller: ReadableStreamDefaultController<Uint8Array>, outs: Uint8Array[], close: boolean): boolean => {
+    try {
+      for (const out of outs) controller.enqueue(out);
+      if (close) controller.close();
+      return true;
+    } catch {
+      exchange.settle(499, 'client_aborted');
+      return false;
+    }
+  };
+
+  const pump = async (controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> => {
+    // Read until something can be sent: the tap holds back a half-received event or drops one,
+    // and a pull that enqueues nothing is not always called again.
+    for (;;) {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        if (exchange.isSettled) throw new ClientGone();
+        result = await exchange.read(reader);
+      } catch (e) {
+        // The client left (recorded as 499): the stream is cancelled, there is no one to tell.
+        if (exchange.isSettled) return;
+        const idle = e instanceof UpstreamIdle;
+        const err = idle
+          ? upstreamTimeoutError('stopped sending its stream', e.ms)
+          : new GatewayError('upstream_unreachable', 'The upstream provider ended the stream unexpectedly.', {
+              code: 'upstream_stream_error',
+            });
+        log('warn', idle ? 'upstream stream idle: ended with an error event' : 'upstream stream failed: ended with an error event', {
+          request_id: requestId,
+          reason: e instanceof Error ? e.message : String(e),
+        });
+        if (deliver(controller, tap.fail(errorEvent(format, err)), true)) {
+          exchange.settle(idle ? 504 : 502, idle ? 'upstream_timeout' : 'upstream_stream_error');
+        }
+        return;
+      }
+      if (result.done) {
+        if (deliver(controller, tap.finish(), true)) exchange.settle(status, outcomeErrorType(tap.outcome()));
+        return;
+      }
+      const outs = tap.push(result.value);
+      if (!deliver(controller, outs, false) || outs.length > 0) return;
+    }
+  };
+
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        // Read until something can be sent: the tap holds back a half-received event or drops
-        // one, and a pull that enqueues nothing is not always called again.
-        for (;;) {
-          let result: ReadableStreamReadResult<Uint8Array>;
-          try {
-            if (exchange.isSettled) throw new ClientGone();
-            result = await exchange.read(reader);
-          } catch (e) {
-            if (exchange.isSettled) {
-              // The client left (recorded as 499): there is no one to tell.
-              controller.close();
-              return;
-            }
-            const idle = e instanceof UpstreamIdle;
-            const err = idle
-              ? upstreamTimeoutError('stopped sending its stream', e.ms)
-              : new GatewayError('upstream_unreachable', 'The upstream provider ended the stream unexpectedly.', {
-                  code: 'upstream_stream_error',
-                });
-            log('warn', idle ? 'upstream stream idle: ended with an error event' : 'upstream stream failed: ended with an error event', {
-              request_id: requestId,
-              reason: e instanceof Error ? e.message : String(e),
-            });
-            for (const out of tap.fail(errorEvent(format, err))) controller.enqueue(out);
-            controller.close();
-            exchange.settle(idle ? 504 : 502, idle ? 'upstream_timeout' : 'upstream_stream_error');
-            return;
-          }
-          if (result.done) {
-            for (const out of tap.finish()) controller.enqueue(out);
-            controller.close();
-            exchange.settle(status, outcomeErrorType(tap.outcome()));
-            return;
-          }
-          const outs = tap.push(result.value);
-          for (const out of outs) controller.enqueue(out);
-          if (outs.length > 0) return;
+        try {
+          await pump(controller);
+        } catch (e) {
+          // A fault in the gateway itself: still one event, and the client sees the stream fail.
+          log('error', 'stream tap failed', { request_id: requestId, reason: e instanceof Error ? e.message : String(e) });
+          exchange.settle(500, 'internal');
+          controller.error(e);
         }
       },
       cancel() {

@@ -280,23 +280,27 @@ describe('timeouts and clients that leave (issue 8, finding 2)', () => {
   // A client that leaves before the response starts is covered in test/worker/stream-lifecycle.test.ts:
   // neither `wrangler dev` nor Miniflare report that disconnect to the Worker (request.signal
   // stays quiet until a response exists; measured), so this stack cannot show it.
-  it('a client that leaves mid-stream: one 499 event and the provider connection closed', async () => {
-    const model = scripted('anthropic', 'client-leaves', { steps: inWrites(fixture('anthropic-messages-stream.sse'), 60, 400) });
-    const controller = new AbortController();
-    const res = await fetch(`${e2e.stack.gatewayUrl}/v1/messages`, {
-      method: 'POST',
-      headers: { 'x-api-key': key, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
-      body: JSON.stringify({ model, stream: true, max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] }),
-      signal: controller.signal,
-    });
-    const reader = res.body!.getReader();
-    await reader.read();
-    const abortedAt = Date.now();
-    controller.abort();
-    const conn = await eventually('upstream socket closed', async () => upstream.connections('client-leaves').find((c) => c.closedAt !== null), 5000, 20);
-    console.log(`client abort mid-stream → upstream socket closed after ${conn.closedAt! - abortedAt} ms`);
-    expect(conn.completed).toBe(false);
-    expect(await eventFor(model)).toMatchObject({ status: 499, error_type: 'client_aborted' });
+  it('clients that leave mid-stream: one 499 event each and the provider connection closed', async () => {
+    // Writes that split events, two paces. Before the provider fetch carried the client's signal,
+    // 3 of 12 such disconnects went unreported to the Worker and left no event at all.
+    for (const [i, gap] of [100, 400].entries()) {
+      const name = `client-leaves-${i}`;
+      const model = scripted('anthropic', name, { steps: inWrites(fixture('anthropic-messages-stream.sse'), 60, gap) });
+      const controller = new AbortController();
+      const res = await fetch(`${e2e.stack.gatewayUrl}/v1/messages`, {
+        method: 'POST',
+        headers: { 'x-api-key': key, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+        body: JSON.stringify({ model, stream: true, max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] }),
+        signal: controller.signal,
+      });
+      await res.body!.getReader().read();
+      const abortedAt = Date.now();
+      controller.abort();
+      const conn = await eventually('upstream socket closed', async () => upstream.connections(name).find((c) => c.closedAt !== null), 5000, 20);
+      console.log(`client abort mid-stream (writes ${gap} ms apart) → upstream socket closed after ${conn.closedAt! - abortedAt} ms`);
+      expect(conn.completed).toBe(false);
+      expect(await eventFor(model)).toMatchObject({ status: 499, error_type: 'client_aborted' });
+    }
   });
 });
 

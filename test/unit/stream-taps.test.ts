@@ -143,14 +143,26 @@ describe('OpenAI usage in strip mode', () => {
 });
 
 describe('the end of a stream cut short by the gateway', () => {
-  it('drops a half-received event and ends with the error event (OpenAI)', () => {
-    const tap = createChatStreamTap(false);
-    const bytes = fixture('openai-chat-stream-usage.sse');
-    const firstEnd = Buffer.from(bytes).indexOf('\n\n') + 2;
+  const error = new TextEncoder().encode('data: {"error":{"message":"cut","type":"api_error","param":null,"code":"upstream_stream_error"}}\n\n');
+  const bytes = fixture('openai-chat-stream-usage.sse');
+  const firstEnd = Buffer.from(bytes).indexOf('\n\n') + 2;
+
+  it('strip mode: a half-received event was held back, so it is dropped and the error event follows', () => {
+    const tap = createChatStreamTap(true);
     const sent = join(tap.push(bytes.slice(0, firstEnd + 40)));
-    expect(sent.equals(Buffer.from(bytes.slice(0, firstEnd)))).toBe(true);
-    const error = new TextEncoder().encode('data: {"error":{"message":"cut","type":"api_error","param":null,"code":"upstream_stream_error"}}\n\n');
+    expect(sent.toString()).toBe(Buffer.from(bytes.slice(0, firstEnd)).toString().replace(',"usage":null', ''));
     expect(join(tap.fail(error)).toString()).toBe(Buffer.from(error).toString());
+  });
+
+  it('reading taps: bytes went on as they came, so the cut-off event is ended before the error event', () => {
+    for (const tap of [createChatStreamTap(false), createMessagesStreamTap()]) {
+      const sent = join(tap.push(bytes.slice(0, firstEnd + 40)));
+      expect(sent.equals(Buffer.from(bytes.slice(0, firstEnd + 40)))).toBe(true);
+      expect(join(tap.fail(error)).toString()).toBe(`\n\n${Buffer.from(error).toString()}`);
+    }
+    const atBoundary = createChatStreamTap(false);
+    atBoundary.push(bytes.slice(0, firstEnd));
+    expect(join(atBoundary.fail(error)).toString()).toBe(Buffer.from(error).toString());
   });
 });
 

@@ -83,7 +83,7 @@ export function createMessagesStreamTap(context: Record<string, unknown> = {}): 
     }
     return 'keep';
   };
-  return createEventTap({ read, usage: () => normalise(raw), outcome: () => ({ ...outcome }) }, context);
+  return createEventTap({ read, usage: () => normalise(raw), outcome: () => ({ ...outcome }) }, { rewrites: false, context });
 }
 
 const READ_TYPES = new Set(['message_start', 'message_delta', 'message_stop', 'error']);

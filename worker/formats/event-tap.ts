@@ -21,7 +21,22 @@ export interface EventReader {
 const EVENT_END = new Uint8Array([0x0a, 0x0a]);
 
 class Output {
-  readonly parts: Uint8Array[] = [];
+  private readonly parts: Uint8Array[] = [];
+
+  /** What to send: one buffer, so a client gets one write per pull, not one per upstream fragment. */
+  take(): Uint8Array[] {
+    if (this.parts.length <= 1) return this.parts;
+    let length = 0;
+    for (const p of this.parts) length += p.length;
+    const out = new Uint8Array(length);
+    let at = 0;
+    for (const p of this.parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return [out];
+  }
+
   add(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
     const last = this.parts.at(-1);
@@ -33,8 +48,13 @@ class Output {
   }
 }
 
-export function createEventTap(reader: EventReader, context: Record<string, unknown> = {}): StreamTap {
-  const parser = new SseParser(undefined, context);
+/**
+ * `rewrites`: the reader may drop or replace events, so each event is held until complete and
+ * then sent as one piece. Otherwise every chunk goes on the moment it arrives, as received (DESIGN
+ * §4.7), and the events are only read.
+ */
+export function createEventTap(reader: EventReader, opts: { rewrites: boolean; context?: Record<string, unknown> }): StreamTap {
+  const parser = new SseParser(undefined, opts.context ?? {});
   let previousForwarded = true;
 
   const emit = (items: ReturnType<SseParser['push']>): Uint8Array[] => {
@@ -50,19 +70,32 @@ export function createEventTap(reader: EventReader, context: Record<string, unkn
       if (verdict === 'keep') for (const part of ev.raw) out.add(part);
       else if (verdict !== 'drop') out.add(verdict);
     }
-    return out.parts;
+    return out.take();
+  };
+
+  const read = (items: ReturnType<SseParser['push']>): void => {
+    for (const item of items) if (item.kind === 'event') reader.read(item.event);
   };
 
   return {
-    push: (chunk) => emit(parser.push(chunk)),
-    finish: () => emit(parser.finish()),
+    push(chunk) {
+      if (opts.rewrites) return emit(parser.push(chunk));
+      read(parser.push(chunk));
+      return [chunk];
+    },
+    finish() {
+      if (opts.rewrites) return emit(parser.finish());
+      read(parser.finish());
+      return [];
+    },
     fail(errorEventBytes) {
       const out = new Output();
-      // Bytes of an oversized event already went out: end it (the client sees a cut-off event,
-      // then the error), so the error is not read as part of it.
-      if (parser.midOversizedEvent) out.add(EVENT_END);
+      // Bytes of an unfinished event already went out (always so without rewriting; an oversized
+      // one with it): end that event first, so the error is not read as part of it. The client
+      // sees a cut-off event, then the error.
+      if (opts.rewrites ? parser.midOversizedEvent : parser.midEvent) out.add(EVENT_END);
       out.add(errorEventBytes);
-      return out.parts;
+      return out.take();
     },
     usage: () => reader.usage(),
     outcome: () => reader.outcome(),

@@ -89,5 +89,5 @@ export function createChatStreamTap(stripInjectedUsage: boolean, context: Record
     return withData(ev.raw, JSON.stringify(obj));
   };
 
-  return createEventTap({ read, usage: () => usage, outcome: () => ({ ...outcome }) }, context);
+  return createEventTap({ read, usage: () => usage, outcome: () => ({ ...outcome }) }, { rewrites: stripInjectedUsage, context });
 }

@@ -146,6 +146,11 @@ export class SseParser {
     return this.oversized;
   }
 
+  /** Whether an event has begun and not ended. */
+  get midEvent(): boolean {
+    return this.oversized || this.rawLength > 0 || this.lineLength > 0;
+  }
+
   private addToLine(part: Uint8Array): void {
     if (part.length === 0) return;
     this.lineParts.push(part);

@@ -13,19 +13,20 @@ export interface StreamOutcome {
 
 /**
  * Reads usage and the outcome from a streamed response as it passes. `push` returns the bytes to
- * send on, in order: whole events, each as its original bytes (an SSE client acts on an event only
- * once its empty line arrives, so holding the rest of a half-received event delays nothing a client
- * can see, and lets the gateway end a failed stream on an event boundary). A rewriting tap (OpenAI
- * include_usage) may drop or rewrite the events the gateway caused.
+ * send on, in order. A reading tap returns each chunk as it came. A rewriting tap (OpenAI with the
+ * injected include_usage) returns whole events, each as its original bytes unless it is one the
+ * gateway caused (an SSE client acts on an event only once its empty line arrives, so holding the
+ * rest of a half-received event delays nothing a client can see).
  */
 export interface StreamTap {
   push(chunk: Uint8Array): Uint8Array[];
   /** The upstream ended normally: whatever is still held, as received. */
   finish(): Uint8Array[];
   /**
-   * The gateway ends the stream itself (upstream reset, idle timeout): a half-received event is
-   * dropped and an error event in the caller's format follows, so the client can tell the stream
-   * was cut short, as the providers themselves signal errors mid-stream.
+   * The gateway ends the stream itself (upstream reset, idle timeout): an error event in the
+   * caller's format follows, so the client can tell the stream was cut short, as the providers
+   * themselves signal errors mid-stream. A half-received event still held is dropped; one already
+   * partly sent is ended first.
    */
   fail(errorEventBytes: Uint8Array): Uint8Array[];
   usage(): Usage;
