@@ -185,15 +185,18 @@ describe('linear cost (item 4)', () => {
   it.each<TapKind>(['openai', 'openai-strip', 'anthropic'])('%s: one huge event costs linear time and passes through', (kind) => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
     timeHugeEvent(kind, 0.5); // warm up the JIT (under the cap: no log line)
-    const four = timeHugeEvent(kind, 4);
-    const eight = timeHugeEvent(kind, 8);
+    // The best of three runs, so a GC pause or a busy machine does not decide the result.
+    const best = (mb: number) => [0, 1, 2].map(() => timeHugeEvent(kind, mb)).reduce((a, b) => (b.ms < a.ms ? b : a));
+    const four = best(4);
+    const eight = best(8);
     expect(four.out).toBe(4); // everything went on, plus the closing `"}\n\n`
     expect(eight.out).toBe(4);
-    // Quadratic parsing took 2.4 s for 5 MB; linear takes milliseconds. Twice the input, about twice the time.
+    // Quadratic parsing took 2.4 s for 5 MB; linear takes milliseconds. Twice the input, about
+    // twice the time (the floor keeps timer noise on a few milliseconds from deciding).
     expect(four.ms).toBeLessThan(1000);
-    expect(eight.ms).toBeLessThan(Math.max(3 * four.ms, 50));
+    expect(eight.ms).toBeLessThan(Math.max(3 * four.ms, 250));
     // One log line per oversized event, not one per chunk.
-    expect(warn.mock.calls.filter((c) => String(c[0]).includes('usage-reading cap'))).toHaveLength(2);
+    expect(warn.mock.calls.filter((c) => String(c[0]).includes('usage-reading cap'))).toHaveLength(6);
   });
 
   it('keeps reading usage after an oversized event, and sends every byte unchanged', () => {
