@@ -43,6 +43,8 @@ export interface StackOptions {
   masterKey?: string;
   /** TEST ONLY: enables the admin Worker's `POST /ui/test-login` (ROUTERO_TEST_LOGIN); never for npm start. */
   testLogin?: boolean;
+  /** Extra variables for the gateway Worker only (e.g. short upstream timeouts in tests). */
+  gatewayVars?: Record<string, string>;
   /** Receives every line the child processes print. */
   onLog?: (source: string, line: string) => void;
 }
@@ -215,6 +217,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       ROUTERO_ENV: 'development',
       KEY_CACHE_TTL_SECONDS: String(opts.keyCacheTtlSeconds ?? 30),
       POLICY_CACHE_TTL_SECONDS: String(opts.policyCacheTtlSeconds ?? 10),
+      ...opts.gatewayVars,
     });
     const adminConfig = writeDevConfig(devDir, 'admin', path.join(ROOT, 'admin', 'wrangler.toml'), {
       ...common,

@@ -32,6 +32,10 @@ export interface Env {
   ROUTERO_ENV?: string;
   /** "true" adds `Server-Timing: auth;desc="cache|bcrypt"` to answers (benchmarks); off by default. */
   EXPOSE_SERVER_TIMING?: string;
+  /** How long to wait for a provider's response headers, ms (default 600000: the SDKs' own 10 minutes). */
+  UPSTREAM_HEADER_TIMEOUT_MS?: string;
+  /** How long a provider may send nothing once its response started, ms (default 300000). */
+  UPSTREAM_IDLE_TIMEOUT_MS?: string;
 }
 
 export interface GatewayConfig {
@@ -43,7 +47,24 @@ export interface GatewayConfig {
   /** True unless ROUTERO_ENV names a non-production environment. */
   production: boolean;
   exposeServerTiming: boolean;
+  upstreamTimeouts: UpstreamTimeouts;
 }
+
+export interface UpstreamTimeouts {
+  /** Until the provider's response headers arrive. */
+  headerMs: number;
+  /** Between two chunks of the provider's response body. */
+  idleMs: number;
+}
+
+/**
+ * Defaults for slow reasoning models: a non-streamed call to one answers only when it has finished
+ * thinking, so the header wait matches the official OpenAI and Anthropic SDKs' own 10-minute
+ * request timeout (the gateway never gives up before the client would). A streamed chat completion
+ * can stay silent while the model reasons, so the idle wait is 5 minutes, not the seconds a plain
+ * proxy would use.
+ */
+export const DEFAULT_UPSTREAM_TIMEOUTS: UpstreamTimeouts = { headerMs: 600_000, idleMs: 300_000 };
 
 function boundedInt(raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined || raw === '') return fallback;
@@ -70,6 +91,8 @@ export function gatewayConfig(env: Env): Promise<GatewayConfig> {
     env.MAX_BODY_BYTES,
     env.ROUTERO_ENV,
     env.EXPOSE_SERVER_TIMING,
+    env.UPSTREAM_HEADER_TIMEOUT_MS,
+    env.UPSTREAM_IDLE_TIMEOUT_MS,
   ]);
   if (cached?.source === source) {
     cached = { ...cached, env };
@@ -112,5 +135,9 @@ async function buildConfig(env: Env): Promise<GatewayConfig> {
     // Fail closed: an unset or unknown value counts as production.
     production: !['development', 'test'].includes(env.ROUTERO_ENV ?? ''),
     exposeServerTiming: env.EXPOSE_SERVER_TIMING === 'true',
+    upstreamTimeouts: {
+      headerMs: boundedInt(env.UPSTREAM_HEADER_TIMEOUT_MS, DEFAULT_UPSTREAM_TIMEOUTS.headerMs, 100, 3_600_000),
+      idleMs: boundedInt(env.UPSTREAM_IDLE_TIMEOUT_MS, DEFAULT_UPSTREAM_TIMEOUTS.idleMs, 100, 3_600_000),
+    },
   };
 }

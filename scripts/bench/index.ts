@@ -14,6 +14,7 @@ import { gzipSync } from 'node:zlib';
 import { freePort, ROOT, WRANGLER_BIN } from '../paths';
 import { startStack } from '../stack';
 import { renderReport, type BenchResult } from './report';
+import { measureStreamCpu } from './stream-cpu';
 import { PATHS, startTargets, type PathName, type Target, type Targets } from './targets';
 
 const run = promisify(execFile);
@@ -324,6 +325,7 @@ async function main() {
     const cold = await coldPath(t);
     const mem = await memory(t);
     const audit = [await auditPipeline()];
+    const streamCpu = measureStreamCpu({ rounds: quick ? 3 : 5 });
     const capacity = [await insertCapacity(undefined, 'pglite-embedded')];
     if (!quick && process.env.BENCH_DATABASE_URL !== '') {
       try {
@@ -353,6 +355,7 @@ async function main() {
       bundles: sizes,
       audit_pipeline: audit,
       insert_capacity: capacity,
+      stream_cpu: streamCpu,
     };
   } finally {
     await t.stop();

@@ -1,4 +1,5 @@
 /** Turns benchmark figures into the stdout table, BENCHMARKS.md and an SVG latency chart. */
+import type { StreamCpuFigure } from './stream-cpu';
 import type { PathName } from './targets';
 
 interface Summary {
@@ -21,6 +22,7 @@ export interface BenchResult {
   bundles: { gateway: { raw_kb: number; gzip_kb: number }; admin: { raw_kb: number; gzip_kb: number } };
   audit_pipeline: Array<Record<string, unknown>>;
   insert_capacity?: Array<{ database: string; events: number; events_per_s: number }>;
+  stream_cpu?: StreamCpuFigure[];
 }
 
 const PATHS: PathName[] = ['direct', 'passthrough', 'routero', 'portkey'];
@@ -99,6 +101,13 @@ function targets(r: BenchResult) {
     ['consumer insert path ≥ 5,000 events/s', (r.insert_capacity ?? []).map((a) => `${f(a.events_per_s, 0)} (${a.database})`).join(', '), ok((r.insert_capacity ?? []).length > 0 && (r.insert_capacity ?? []).every((a) => a.events_per_s >= 5000))],
     ['audit lag p99 ≤ 5 s', audit.map((a) => `${f(a.lag_p99_s as number, 2)} s`).join(', '), ok(audit.every((a) => (a.lag_p99_s as number) <= 5))],
     ['memory growth ≤ 10 %', `${f(r.memory.growth_pct, 1)} %`, ok(r.memory.growth_pct <= 10)],
+    ...(r.stream_cpu?.length
+      ? [[
+          'stream taps linear (2× event: ≤ 1.5× ms/MB)',
+          r.stream_cpu.map((s) => `${f(s.huge2x_ms_per_mb / s.huge_ms_per_mb)}× (${s.tap})`).join(', '),
+          ok(r.stream_cpu.every((s) => s.huge2x_ms_per_mb <= 1.5 * s.huge_ms_per_mb)),
+        ]]
+      : []),
   ];
 }
 
@@ -154,6 +163,10 @@ export function renderReport(r: BenchResult): { table: string; markdown: string;
       a.error ? `audit pipeline (${a.database}): failed: ${a.error}` : `audit pipeline (${a.database}): ${a.events}/${a.expected} events stored, ${f(a.events_per_s as number, 0)} events/s, lag p50 ${f(a.lag_p50_s as number, 2)} s, p99 ${f(a.lag_p99_s as number, 2)} s`,
     ),
     ...(r.insert_capacity ?? []).map((a) => `consumer insert path (${a.database}): ${a.events} events in batches of 100, ${f(a.events_per_s, 0)} events/s`),
+    ...(r.stream_cpu ?? []).map(
+      (s) =>
+        `stream tap CPU (${s.tap}, in-process): ${f(s.normal_ms_per_mb, 1)} ms/MB for a normal stream; one ${s.huge_mb} MB event ${f(s.huge_ms_per_mb, 1)} ms/MB, one ${s.huge_mb * 2} MB event ${f(s.huge2x_ms_per_mb, 1)} ms/MB (linear)`,
+    ),
     `ratios: added p50 Routero/pass-through ${f(q.added_p50_routero_over_passthrough)}, Routero/Portkey ${f(q.added_p50_routero_over_portkey)}; latency p50 Routero/direct ${f(q.latency_p50_routero_over_direct)}; throughput@32 Routero/pass-through ${f(q.rps32_routero_over_passthrough)}, Routero/Portkey ${f(q.rps32_routero_over_portkey)}, Routero/direct ${f(q.rps32_routero_over_direct)}`,
   ];
   const table = `${textTable(t)}\n\n${extras.join('\n')}\n\ntargets:\n${textTable([['target', 'measured', ''], ...tg])}`;

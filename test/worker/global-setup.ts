@@ -2,6 +2,7 @@ import type { TestProject } from 'vitest/node';
 import { startCerbos } from '../../scripts/cerbos-server';
 import { startFakeAnthropic, startFakeOpenAI } from '../support/fake-providers';
 import { startHostileUpstream } from '../support/hostile-upstream';
+import { startScriptedUpstream } from '../support/scripted-upstream';
 
 export default async function setup(project: TestProject) {
   const cerbos = await startCerbos(Number(process.env.ROUTERO_TEST_CERBOS_PORT));
@@ -11,8 +12,10 @@ export default async function setup(project: TestProject) {
   project.provide('fakeAnthropicUrl', anthropic.url);
   const hostile = await startHostileUpstream();
   project.provide('hostileUpstreamUrl', hostile.url);
+  const scripted = await startScriptedUpstream();
+  project.provide('scriptedUpstreamUrl', scripted.url);
   return async () => {
-    await Promise.all([cerbos.stop(), openai.close(), anthropic.close(), hostile.close()]);
+    await Promise.all([cerbos.stop(), openai.close(), anthropic.close(), hostile.close(), scripted.close()]);
   };
 }
 
@@ -21,5 +24,6 @@ declare module 'vitest' {
     fakeOpenAIUrl: string;
     fakeAnthropicUrl: string;
     hostileUpstreamUrl: string;
+    scriptedUpstreamUrl: string;
   }
 }

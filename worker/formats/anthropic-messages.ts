@@ -9,8 +9,9 @@
  */
 import * as z from 'zod/mini';
 import { emptyUsage, type Usage } from '../../lib/audit/event';
-import { asCount, parseJsonObject, SseFramer } from './sse';
-import type { StreamTap } from './types';
+import { createEventTap } from './event-tap';
+import { asCount, errorTypeLabel, looksLikeObject, parseJsonObject, type SseEvent } from './sse';
+import type { StreamOutcome, StreamTap } from './types';
 
 export const messagesRequestSchema = z.looseObject({
   model: z.string({ error: 'is required' }).check(z.minLength(1, 'must name a model, e.g. "anthropic/claude-sonnet-4-5"')),
@@ -40,7 +41,8 @@ function readRaw(u: unknown, into: RawUsage): void {
 
 function normalise(raw: RawUsage): Usage {
   const usage = emptyUsage();
-  if (raw.input !== null) usage.input_tokens = raw.input + (raw.cacheRead ?? 0) + (raw.cacheWrite ?? 0);
+  // The sum of three safe counts can pass 2^53; such a total is no count at all.
+  if (raw.input !== null) usage.input_tokens = asCount(raw.input + (raw.cacheRead ?? 0) + (raw.cacheWrite ?? 0));
   usage.output_tokens = raw.output;
   usage.cache_read_tokens = raw.cacheRead;
   usage.cache_write_tokens = raw.cacheWrite;
@@ -55,27 +57,33 @@ export function usageFromMessage(body: Record<string, unknown> | null): Usage {
   return normalise(raw);
 }
 
-export function createMessagesStreamTap(): StreamTap {
-  const framer = new SseFramer();
+/**
+ * The Messages stream tap. Usage comes from `message_start` and `message_delta`; the stream is
+ * complete at `message_stop`; an `error` event (e.g. `overloaded_error` mid-stream, sent after a 200)
+ * is the provider's own failure report. Only those event types are parsed: content deltas, the bulk
+ * of a stream, are forwarded without being read. An event without an `event:` line is read by its
+ * JSON `type`.
+ */
+export function createMessagesStreamTap(context: Record<string, unknown> = {}): StreamTap {
   const raw = emptyRaw();
-  const inspect = (data: string) => {
-    const obj = data.startsWith('{') ? parseJsonObject(data) : null;
-    if (!obj) return;
-    if (obj.type === 'message_start' && obj.message && typeof obj.message === 'object') {
+  const outcome: StreamOutcome = { complete: false, upstreamErrorType: null };
+  const read = (ev: SseEvent): 'keep' => {
+    if (!ev.hasData || ev.data === null || (ev.type !== null && !READ_TYPES.has(ev.type))) return 'keep';
+    const obj = looksLikeObject(ev.data) ? parseJsonObject(ev.data) : null;
+    const type = ev.type ?? (typeof obj?.type === 'string' ? obj.type : null);
+    if (type === 'message_start' && obj?.message && typeof obj.message === 'object') {
       readRaw((obj.message as Record<string, unknown>).usage, raw);
-    } else if (obj.type === 'message_delta') {
-      readRaw(obj.usage, raw);
+    } else if (type === 'message_delta') {
+      readRaw(obj?.usage, raw);
+    } else if (type === 'message_stop') {
+      outcome.complete = true;
+    } else if (type === 'error') {
+      const err = obj?.error && typeof obj.error === 'object' ? (obj.error as Record<string, unknown>) : null;
+      outcome.upstreamErrorType ??= errorTypeLabel(err?.type);
     }
+    return 'keep';
   };
-  return {
-    push(chunk) {
-      for (const ev of framer.push(chunk)) inspect(ev.data);
-      return [chunk];
-    },
-    finish() {
-      for (const ev of framer.finish().events) inspect(ev.data);
-      return [];
-    },
-    usage: () => normalise(raw),
-  };
+  return createEventTap({ read, usage: () => normalise(raw), outcome: () => ({ ...outcome }) }, { rewrites: false, context });
 }
+
+const READ_TYPES = new Set(['message_start', 'message_delta', 'message_stop', 'error']);

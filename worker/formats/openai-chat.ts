@@ -9,8 +9,10 @@
  */
 import * as z from 'zod/mini';
 import { emptyUsage, type Usage } from '../../lib/audit/event';
-import { asCount, parseJsonObject, SseFramer } from './sse';
-import type { StreamTap } from './types';
+import { createEventTap, type EventVerdict } from './event-tap';
+import { asCount, errorTypeLabel, looksLikeObject, parseJsonObject, type SseEvent } from './sse';
+import { withData, withoutMember } from './sse-rewrite';
+import type { StreamOutcome, StreamTap } from './types';
 
 export const chatCompletionRequestSchema = z.looseObject({
   model: z.string({ error: 'is required' }).check(z.minLength(1, 'must name a model, e.g. "openai/gpt-4o-mini"')),
@@ -36,48 +38,56 @@ export function usageFromChatCompletion(body: Record<string, unknown> | null): U
   return usage;
 }
 
-const encoder = new TextEncoder();
+/**
+ * The Chat Completions stream tap. Usage is read from any chunk whose `usage` is an object (the
+ * last one wins); `data: [DONE]` completes the stream; a chunk with an `error` member is the
+ * provider's own failure report mid-stream. Chunks that mention neither are not parsed.
+ *
+ * With `stripInjectedUsage` (the gateway set include_usage, the client did not), only what the
+ * option caused is removed: the usage chunk (no choices, a usage object) is dropped, and a `usage`
+ * member elsewhere (`"usage": null` on every chunk) is cut out of the event's bytes. Every other
+ * event — Azure's `prompt_filter_results` chunk with `"usage": null` and empty `choices` included —
+ * goes on as its original bytes.
+ */
+const NULL_USAGE_TAIL = ',"usage":null}';
 
-export function createChatStreamTap(stripInjectedUsage: boolean): StreamTap {
-  const framer = new SseFramer();
+export function createChatStreamTap(stripInjectedUsage: boolean, context: Record<string, unknown> = {}): StreamTap {
   let usage = emptyUsage();
+  const outcome: StreamOutcome = { complete: false, upstreamErrorType: null };
 
-  const inspect = (data: string): Record<string, unknown> | null => {
-    if (!data.startsWith('{')) return null;
-    const obj = parseJsonObject(data);
-    if (obj && obj.usage && typeof obj.usage === 'object') usage = usageFromChatCompletion(obj);
-    return obj;
-  };
-
-  const rewrite = (events: ReturnType<SseFramer['push']>): Uint8Array[] => {
-    const out: Uint8Array[] = [];
-    for (const ev of events) {
-      const obj = inspect(ev.data);
-      if (!obj || !('usage' in obj)) {
-        out.push(encoder.encode(ev.raw));
-        continue;
-      }
-      // The usage-only chunk exists only because of the injected option: drop it.
-      if (Array.isArray(obj.choices) && obj.choices.length === 0) continue;
-      delete obj.usage;
-      out.push(encoder.encode(`data: ${JSON.stringify(obj)}\n\n`));
+  const read = (ev: SseEvent): EventVerdict => {
+    if (!ev.hasData || ev.data === null) return 'keep';
+    const data = ev.data;
+    if (data.trim() === '[DONE]') {
+      outcome.complete = true;
+      return 'keep';
     }
-    return out;
+    const mentionsError = data.includes('"error"');
+    if (!mentionsError && !data.includes('"usage"')) return 'keep';
+    // The common shape, `…,"usage":null}` on every chunk once include_usage is set: the member is
+    // the object's last, so it is top-level and null; cut it without parsing the chunk.
+    if (!mentionsError && data.endsWith(NULL_USAGE_TAIL)) {
+      if (!stripInjectedUsage) return 'keep';
+      const cut = withoutMember(ev.raw, 'usage');
+      if (cut) return cut;
+    }
+    const obj = looksLikeObject(data) ? parseJsonObject(data) : null;
+    if (!obj) return 'keep';
+    if (obj.error && (typeof obj.error === 'object' || typeof obj.error === 'string')) {
+      const err = typeof obj.error === 'object' ? (obj.error as Record<string, unknown>) : {};
+      outcome.upstreamErrorType ??= errorTypeLabel(err.type ?? err.code);
+    }
+    if (!Object.hasOwn(obj, 'usage')) return 'keep';
+    const hasUsage = obj.usage !== null && typeof obj.usage === 'object';
+    if (hasUsage) usage = usageFromChatCompletion(obj);
+    if (!stripInjectedUsage) return 'keep';
+    const noChoices = obj.choices === undefined || (Array.isArray(obj.choices) && obj.choices.length === 0);
+    if (hasUsage && noChoices) return 'drop';
+    const cut = withoutMember(ev.raw, 'usage');
+    if (cut) return cut;
+    delete obj.usage;
+    return withData(ev.raw, JSON.stringify(obj));
   };
 
-  return {
-    push(chunk) {
-      const events = framer.push(chunk);
-      if (stripInjectedUsage) return rewrite(events);
-      for (const ev of events) inspect(ev.data);
-      return [chunk];
-    },
-    finish() {
-      const { events } = framer.finish();
-      if (stripInjectedUsage) return rewrite(events);
-      for (const ev of events) inspect(ev.data);
-      return [];
-    },
-    usage: () => usage,
-  };
+  return createEventTap({ read, usage: () => usage, outcome: () => ({ ...outcome }) }, { rewrites: stripInjectedUsage, context });
 }

@@ -11,7 +11,7 @@ import { readBodyText, parseJsonBody } from '../body';
 import type { Env } from '../env';
 import { createMessagesStreamTap, messagesRequestSchema, usageFromMessage } from '../formats/anthropic-messages';
 import { chatCompletionRequestSchema, createChatStreamTap, usageFromChatCompletion } from '../formats/openai-chat';
-import { parseJsonObject } from '../formats/sse';
+import { isEventStream, parseJsonObject } from '../formats/sse';
 import type { Endpoint, StreamTap } from '../formats/types';
 import { log } from '../../lib/log';
 import type { KeyAuthVariables } from '../middleware/key-auth';
@@ -20,6 +20,7 @@ import { providerFor } from '../providers';
 import { openUpstream, selectUpstream, upstreamError, type ProviderKeyStore } from '../upstream';
 import { safeUpstreamRequestId } from '../redact';
 import { tapStream } from '../stream';
+import { ClientGone, UpstreamExchange } from '../exchange';
 
 type GatewayContext = Context<{ Bindings: Env; Variables: RequestContextVariables & KeyAuthVariables }>;
 
@@ -128,57 +129,64 @@ export function inferenceHandler(endpoint: Endpoint, providerKeys: ProviderKeySt
       clientHeaders: c.req.raw.headers,
     });
 
-    let res: Response;
+    // From here on the exchange owns the call: timeouts, the client leaving, and the event.
+    const exchange = new UpstreamExchange(audit, c.req.raw.signal, config.upstreamTimeouts);
+    const format = c.get('wireFormat');
     try {
-      res = adapter.localFetch
-        ? await adapter.localFetch(call, endpoint)
-        : await fetch(call.url, {
-            method: 'POST',
-            headers: call.headers,
-            body: call.body,
-            redirect: 'manual',
-            signal: c.req.raw.signal,
-          });
-    } catch (e) {
-      if (c.req.raw.signal.aborted) {
-        audit.finish(499, 'client_aborted');
-        return new Response(null, { status: 499 });
+      let res: Response;
+      try {
+        res = await exchange.headers((signal) =>
+          adapter.localFetch
+            ? adapter.localFetch(call, endpoint)
+            : fetch(call.url, { method: 'POST', headers: call.headers, body: call.body, redirect: 'manual', signal }),
+        );
+      } catch (e) {
+        if (e instanceof GatewayError || e instanceof ClientGone) throw e;
+        throw new GatewayError('upstream_unreachable', 'The upstream provider could not be reached.', {
+          reason: `fetch ${adapter.name} failed: ${e instanceof Error ? e.message : String(e)}`,
+        });
       }
-      throw new GatewayError('upstream_unreachable', 'The upstream provider could not be reached.', {
-        reason: `fetch ${adapter.name} failed: ${e instanceof Error ? e.message : String(e)}`,
+      audit.markFirstByte();
+
+      if (res.status >= 300 && res.status < 400) {
+        await res.body?.cancel();
+        throw new GatewayError('upstream_unreachable', 'The upstream provider answered with a redirect, which is not followed.', {
+          reason: `upstream ${adapter.name} redirected (HTTP ${res.status})`,
+        });
+      }
+      if (!res.ok) {
+        throw upstreamError(res.status, await exchange.text(res), upstream.apiKey);
+      }
+
+      const headers = new Headers({
+        'content-type': res.headers.get('content-type') ?? 'application/json',
+        'cache-control': 'no-store',
       });
-    }
-    audit.markFirstByte();
+      const upstreamId = safeUpstreamRequestId(res.headers, upstream.apiKey);
+      if (upstreamId) headers.set('x-upstream-request-id', upstreamId);
+      if (config.exposeServerTiming) headers.set('server-timing', `auth;desc="${c.get('keyAuthPath')}"`);
 
-    if (res.status >= 300 && res.status < 400) {
-      await res.body?.cancel();
-      throw new GatewayError('upstream_unreachable', 'The upstream provider answered with a redirect, which is not followed.', {
-        reason: `upstream ${adapter.name} redirected (HTTP ${res.status})`,
-      });
-    }
-    if (!res.ok) {
-      throw upstreamError(res.status, await res.text(), upstream.apiKey);
-    }
+      if (stream && isEventStream(res.headers.get('content-type')) && res.body) {
+        const requestId = c.get('requestId');
+        const tap: StreamTap =
+          endpoint === 'messages'
+            ? createMessagesStreamTap({ request_id: requestId })
+            : createChatStreamTap(stripInjectedUsage, { request_id: requestId });
+        const body = tapStream(res.body, tap, exchange, res.status, format, requestId);
+        return new Response(body, { status: res.status, headers });
+      }
 
-    const headers = new Headers({
-      'content-type': res.headers.get('content-type') ?? 'application/json',
-      'cache-control': 'no-store',
-    });
-    const upstreamId = safeUpstreamRequestId(res.headers, upstream.apiKey);
-    if (upstreamId) headers.set('x-upstream-request-id', upstreamId);
-    if (config.exposeServerTiming) headers.set('server-timing', `auth;desc="${c.get('keyAuthPath')}"`);
-
-    const isSse = (res.headers.get('content-type') ?? '').includes('text/event-stream');
-    if (stream && isSse && res.body) {
-      const tap: StreamTap = endpoint === 'messages' ? createMessagesStreamTap() : createChatStreamTap(stripInjectedUsage);
-      const body = tapStream(res.body, tap, audit, res.status, c.req.raw.signal);
-      return new Response(body, { status: res.status, headers });
+      const text = await exchange.text(res);
+      const json = parseJsonObject(text);
+      exchange.settle(res.status, null, endpoint === 'messages' ? usageFromMessage(json) : usageFromChatCompletion(json));
+      if (!json) log('warn', 'upstream answered with a non-JSON body', { request_id: c.get('requestId'), provider: adapter.name });
+      return new Response(text, { status: res.status, headers });
+    } catch (e) {
+      // The client is gone (its 499 is recorded): nobody reads this answer.
+      if (e instanceof ClientGone) return new Response(null, { status: 499 });
+      // onError records the error (the first outcome wins); the provider's connection goes now.
+      exchange.release();
+      throw e;
     }
-
-    const text = await res.text();
-    const json = parseJsonObject(text);
-    audit.finish(res.status, null, endpoint === 'messages' ? usageFromMessage(json) : usageFromChatCompletion(json));
-    if (!json) log('warn', 'upstream answered with a non-JSON body', { request_id: c.get('requestId'), provider: adapter.name });
-    return new Response(text, { status: res.status, headers });
   };
 }
