@@ -68,4 +68,13 @@ describe('admin route table', () => {
     for (const r of found) expect(table.has(r), `${r} is registered but declares no decision`).toBe(true);
     for (const r of UI_ROUTES) expect(found).toContain(`${r.method} ${full('/ui', r.path)}`);
   });
+
+  it('mounts every /api/v1, /ui and /sso route through the guard that checks the declared decision', () => {
+    // hono wraps a sub-app's handler when the sub-app has its own onError and keeps the original
+    // under this key (hono/utils/constants COMPOSED_HANDLER); `mount` registers `authorizedRoute`.
+    const unwrap = (h: unknown): unknown => (typeof h === 'function' && '__COMPOSED_HANDLER' in h ? unwrap((h as { __COMPOSED_HANDLER: unknown }).__COMPOSED_HANDLER) : h);
+    const routes = createAdminApp().routes.filter((r) => /^\/(api\/v1|ui|sso)(\/|$)/.test(r.path) && r.method !== 'ALL');
+    expect(routes.length).toBeGreaterThan(30);
+    for (const r of routes) expect((unwrap(r.handler) as { name?: string }).name, `${r.method} ${r.path}`).toBe('authorizedRoute');
+  });
 });
