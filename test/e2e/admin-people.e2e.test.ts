@@ -17,6 +17,8 @@ let browser: Browser;
 let orgId: string;
 let serviceKeyId: string;
 const contexts: BrowserContext[] = [];
+/** Every confirmation dialog shown, in order. */
+const dialogs: string[] = [];
 
 const ui = (p: string) => `${e2e.stack.adminUrl}/ui${p}`;
 
@@ -51,7 +53,10 @@ async function signedIn(email: string): Promise<{ context: BrowserContext; page:
   expect(res.status(), await res.text()).toBe(200);
   const page = await context.newPage();
   // Confirmation dialogs (data-confirm) are accepted, as a person clicking OK would.
-  page.on('dialog', (d) => void d.accept());
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    void d.accept();
+  });
   return { context, page };
 }
 
@@ -116,6 +121,7 @@ describe('an org_admin manages people in the UI', () => {
     await lead.goto(ui(`/members?org_id=${orgId}`));
     await row().locator('button:has-text("Suspend")').click();
     await lead.waitForURL((u) => u.pathname === '/ui/members');
+    expect(dialogs.at(-1)).toContain(`Suspend ${NEWBIE}?`);
     expect(await row().textContent()).toContain('suspended');
     expect(await row().locator('button:has-text("Reactivate")').count()).toBe(1);
 
@@ -156,6 +162,7 @@ describe('an org_admin manages people in the UI', () => {
 
     await tokenRow.locator('button:has-text("Revoke")').click();
     await lead.waitForURL((u) => u.pathname === '/ui/api-tokens');
+    expect(dialogs.at(-1)).toContain('Revoke the API token "ci reader"?');
     expect(await lead.locator(`tr[data-token-id="${tokenId}"]`).textContent()).toContain('revoked');
     expect((await apiAs(token, '/orgs')).status).toBe(401);
   });
@@ -179,7 +186,10 @@ describe('an auditor sees the data but no form that changes anything', () => {
     await page.goto(ui('/audit'));
     expect(await page.locator('[data-testid=audit-table] tbody tr').count()).toBeGreaterThan(0);
     // Audit targets show names where they resolve: the org the auditor's org_admin changed.
-    expect(await page.textContent('[data-testid=audit-table]')).toContain('newbie@people.test');
+    const audit = (await page.textContent('[data-testid=audit-table]'))!;
+    expect(audit).toContain('newbie@people.test');
+    // Actors by email, with how they logged in and whether with MFA.
+    expect(audit).toContain('lead@people.test (test_login, MFA)');
     expect(await page.locator('a:has-text("Verify the hash chain")').count()).toBe(0);
     // A direct POST is refused by the policy all the same (the forms were only hidden).
     const res = await page.goto(ui('/keys/new'));

@@ -15,6 +15,15 @@ import { Badge, ErrorBox, fmtTime, Layout } from '../layout';
 import { auditTargetNames } from '../names';
 import type { UiContext, UiEnv } from '../session-middleware';
 
+/**
+ * A person by their email; `master` and `api_token:<id>` by that name, with the email of the
+ * person a token acts for, so a token's action is never shown as the person's own.
+ */
+function actorName(r: { actor: string; actor_user_id: string | null; actor_email: string | null }): string {
+  if (!r.actor_email) return r.actor;
+  return r.actor === r.actor_user_id ? r.actor_email : `${r.actor} for ${r.actor_email}`;
+}
+
 async function auditPage(c: UiContext) {
   const parsed = parse(auditLogQuerySchema, nonEmptyQuery(c, ['verify']));
   const q = parsed.ok ? parsed.value : auditLogQuerySchema.parse({});
@@ -47,7 +56,7 @@ async function auditPage(c: UiContext) {
         <tbody>
           {page.data.map((r) => (
             <tr>
-              <td>{r.seq}</td><td>{fmtTime(r.at)}</td><td>{`${r.actor_email || r.actor} (${r.login_method}${r.mfa ? ', MFA' : ''})`}</td><td>{r.action}</td><td>{target(r)}</td>
+              <td>{r.seq}</td><td>{fmtTime(r.at)}</td><td>{`${actorName(r)} (${r.login_method}${r.mfa ? ', MFA' : ''})`}</td><td>{r.action}</td><td>{target(r)}</td>
               <td><Badge value={r.outcome} /></td><td>{r.client_ip ?? '—'}<br /><span class="muted">{(r.user_agent ?? '').slice(0, 60)}</span></td><td><code>{r.request_id.slice(0, 13)}</code></td>
             </tr>
           ))}
