@@ -8,7 +8,7 @@ import { adminError } from './errors';
 import { uuidv7 } from '../lib/crypto/encoding';
 import { log } from '../lib/log';
 import { API_ROUTES } from './api/routes';
-import { mount } from './route-table';
+import { mount, openRoute } from './route-table';
 import { storeBatch } from './consumer';
 import { buildOpenApi } from './openapi';
 import { oidcLoginRoutes } from './sso/oidc/routes';
@@ -29,7 +29,7 @@ export function createAdminApp() {
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }, 200, { 'cache-control': 'no-store' }));
   app.get('/', (c) => c.redirect('/ui'));
-  app.get('/ui/', (c) => c.redirect('/ui'));
+  mount(app, [openRoute('GET', '/ui/', 'a redirect to /ui, which makes its own decision', (c) => c.redirect('/ui'))]);
   app.get('/api/openapi.json', (c) => c.json(buildOpenApi()));
   app.route('/ui', uiRoutes());
   app.route('/sso/oidc', oidcLoginRoutes());

@@ -2,8 +2,9 @@
  * The admin route table is data (STYLE: "the admin route table with its authorization decision …
  * live in one place"): each route names the resource kind and the action of its Cerbos decision,
  * from policies/matrix.ts. `mount` registers the routes and refuses to answer (500, logged) any
- * request whose handler finished without making that decision, so a route cannot silently skip
- * authorization; test/unit/route-table.test.ts checks that every registered admin route is in a table.
+ * successful request whose handler finished without making that decision, so a route cannot silently
+ * skip authorization; test/unit/route-table.test.ts checks that every registered admin route (API
+ * and UI) is in a table.
  */
 import type { Context, Env, Hono } from 'hono';
 import { GatewayError } from '../lib/errors';
@@ -42,7 +43,11 @@ export function mount<E extends WithDecisions>(app: Hono<E>, routes: AdminRoute<
     app.on(r.method, r.path, async function authorizedRoute(c) {
       c.set('decisions', []);
       const res = await r.handler(c);
-      if (expected && !c.get('decisions').includes(expected)) {
+      // Only a success must carry the decision. A refusal or failure (4xx/5xx) changed nothing:
+      // thrown, it reaches onError without this check; answered by a UI page that shows its form
+      // again with the error (e.g. a 400 for a bad field, found before any decision), the page
+      // shows only what its own decisions allowed.
+      if (expected && res.status < 400 && !c.get('decisions').includes(expected)) {
         throw new GatewayError('internal', 'The server had an error while processing your request.', {
           reason: `route ${r.method} ${r.path} answered without its authorization decision ${expected} (made: ${c.get('decisions').join(', ') || 'none'})`,
         });

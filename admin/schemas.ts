@@ -127,5 +127,5 @@ export const auditLogQuerySchema = z.object({
   cursor: z.coerce.number({ error: 'is not a cursor from a previous page' }).int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
 });
 
-/** TEST ONLY: body of POST /ui/test-login (see admin/ui/routes.tsx). */
+/** TEST ONLY: body of POST /ui/test-login (see admin/ui/pages/login.tsx). */
 export const testLoginSchema = z.strictObject({ email: z.string().max(320).pipe(z.email()) });

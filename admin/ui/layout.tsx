@@ -12,6 +12,8 @@ const NAV: Array<[string, string]> = [
   ['/ui/keys', 'Virtual keys'],
   ['/ui/provider-keys', 'Provider keys'],
   ['/ui/orgs', 'Organisations'],
+  ['/ui/members', 'Members'],
+  ['/ui/api-tokens', 'API tokens'],
   ['/ui/sso', 'SSO'],
   ['/ui/requests', 'Requests'],
   ['/ui/audit', 'Audit log'],

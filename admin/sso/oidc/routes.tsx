@@ -18,6 +18,7 @@ import { connectionIdForEmail, loadOidcConnection, OIDC_CALLBACK_PATH } from '..
 import { findUserByEmail, membershipsOf, provisionSsoUser, type ProvisionRefusal } from '../../domain/users';
 import type { AdminEnv } from '../../env';
 import { database, requestMeta, type AdminVariables } from '../../middleware';
+import { openRoute, mount } from '../../route-table';
 import { startSession } from '../../session';
 import { Layout } from '../../ui/layout';
 import { beginLogin, finishLogin, type RpOptions } from './client';
@@ -83,119 +84,121 @@ export function oidcLoginRoutes() {
     pageHeaders(c);
   });
   app.use('*', database());
-
-  // No CSRF token here: this form only sends the browser to its own IdP, which a plain link to
-  // /start does as well; the callback is what is bound to the browser (login-states.ts).
-  app.post('/find', async (c) => {
-    const body = await c.req.parseBody();
-    const email = typeof body.email === 'string' ? body.email.trim() : '';
-    const id = email.length <= 320 ? await connectionIdForEmail(c.var.db, email) : null;
-    if (!id) {
-      return refusedPage(c, new LoginRefused('no_sso_for_domain', 'no connection for this email domain'));
-    }
-    // A page, not a redirect: the login page's CSP has `form-action 'self'`, which browsers apply
-    // to every redirect after a form post, so a redirect chain ending at the IdP would be blocked.
-    const start = `/sso/oidc/${id}/start`;
-    return c.html(
-      <html lang="en">
-        <head>
-          <meta charset="utf-8" />
-          <meta http-equiv="refresh" content={`0;url=${start}`} />
-          <title>Single sign-on · Routero admin</title>
-        </head>
-        <body>
-          <p>
-            Continuing to your identity provider… <a href={start}>Continue</a>
-          </p>
-        </body>
-      </html>,
-    );
-  });
-
-  app.get('/:connection_id/start', async (c) => {
-    const id = c.req.param('connection_id');
-    const found = await loadOidcConnection(c.var.db, c.env, id);
-    try {
-      if (!found) throw new LoginRefused('connection_unavailable', `no OIDC connection ${id}`);
-      const origin = new URL(c.req.url).origin;
-      const { url, pending } = await beginLogin(found.connection, `${origin}${OIDC_CALLBACK_PATH}`, rpOptions(c.env));
-      await savePendingLogin(c, c.var.db, found.connection.id, pending);
-      return c.redirect(url.toString(), 302);
-    } catch (e) {
-      if (!(e instanceof LoginRefused)) throw e;
-      await auditRefusal(c, e, { connectionId: found?.connection.id ?? null, orgId: found?.connection.orgId ?? null });
-      return refusedPage(c, e);
-    }
-  });
-
-  app.get('/callback', async (c) => {
-    let where: Parameters<typeof auditRefusal>[2] = { connectionId: null, orgId: null };
-    try {
-      const { connectionId, pending } = await takePendingLogin(c, c.var.db, c.req.query('state'));
-      const found = await loadOidcConnection(c.var.db, c.env, connectionId);
-      if (!found) throw new LoginRefused('connection_unavailable', `connection ${connectionId} was deleted during the login`);
-      const { connection } = found;
-      where = { connectionId, orgId: connection.orgId };
-      const claims = await finishLogin(connection, await found.clientSecret(), pending, new URL(c.req.url), rpOptions(c.env));
-      // Recorded on a refusal below: who the IdP said it was, and whether they used MFA.
-      where.identity = { mfa: mfaEvidence(claims, connection.acrValues).mfa, ...(typeof claims.email === 'string' ? { email: claims.email.toLowerCase() } : {}) };
-      const identity = identityFromClaims(connection, claims);
-      where.identity = identity;
-
-      // An organisation's IdP speaks for that organisation only. A person who already has an
-      // account here but is not a member of this connection's organisation (someone another
-      // organisation added, or a platform admin) is refused: otherwise an IdP could assert their
-      // email and sign in as them, with all their other memberships.
-      const existing = await findUserByEmail(c.var.db, identity.email);
-      if (existing && !(await membershipsOf(c.var.db, existing.id)).some((m) => m.orgId === connection.orgId)) {
-        throw new LoginRefused('identity_conflict', `existing user ${existing.id} is not a member of org ${connection.orgId}`);
+  // Open routes (admin/route-table.ts): there is no principal until the callback has verified the IdP.
+  mount(app, [
+    // No CSRF token here: this form only sends the browser to its own IdP, which a plain link to
+    // /start does as well; the callback is what is bound to the browser (login-states.ts).
+    openRoute('POST', '/find', 'sign-in step before any identity: finds the connection of an email domain', async (c) => {
+      const body = await c.req.parseBody();
+      const email = typeof body.email === 'string' ? body.email.trim() : '';
+      const id = email.length <= 320 ? await connectionIdForEmail(c.var.db, email) : null;
+      if (!id) {
+        return refusedPage(c, new LoginRefused('no_sso_for_domain', 'no connection for this email domain'));
       }
-
-      // Without a role (no mapped group, no default role) nobody new is created; an existing
-      // member still signs in with the role they have.
-      const provisioned = await provisionSsoUser(
-        c.var.db,
-        {
-          orgId: connection.orgId,
-          connectionId,
-          subject: identity.subject,
-          email: identity.email,
-          displayName: identity.displayName,
-          role: identity.role ?? 'auditor',
-          jit: connection.jit && identity.role !== null,
-          mfa: identity.mfa,
-        },
-        requestMeta(c),
-      );
-      if ('refused' in provisioned) throw provisionRefusal(provisioned.refused, identity.role !== null);
-
-      const { user, memberships } = provisioned;
-      await startSession(c, c.var.db, { actor: user.id, userId: user.id, loginMethod: 'oidc', mfa: identity.mfa });
-      const principal = userPrincipal(user, memberships, { loginMethod: 'oidc', mfa: identity.mfa });
-      await recordAction({ db: c.var.db, principal, meta: requestMeta(c) }, 'login', 'allowed', { type: 'session', id: null, orgId: connection.orgId });
-      // A page, not a redirect: the IdP sent the browser here cross-site, and a redirect would
-      // keep that navigation cross-site, so the SameSite=Strict session cookie would not be sent
-      // to /ui. A refresh from this (same-site) page is a same-site navigation.
+      // A page, not a redirect: the login page's CSP has `form-action 'self'`, which browsers apply
+      // to every redirect after a form post, so a redirect chain ending at the IdP would be blocked.
+      const start = `/sso/oidc/${id}/start`;
       return c.html(
         <html lang="en">
           <head>
             <meta charset="utf-8" />
-            <meta http-equiv="refresh" content="0;url=/ui" />
-            <title>Signed in · Routero admin</title>
+            <meta http-equiv="refresh" content={`0;url=${start}`} />
+            <title>Single sign-on · Routero admin</title>
           </head>
           <body>
             <p>
-              Signed in as {user.email}. <a href="/ui">Continue to the admin UI</a>.
+              Continuing to your identity provider… <a href={start}>Continue</a>
             </p>
           </body>
         </html>,
       );
-    } catch (e) {
-      if (!(e instanceof LoginRefused)) throw e;
-      await auditRefusal(c, e, where);
-      return refusedPage(c, e);
-    }
-  });
+    }),
+
+    openRoute('GET', '/:connection_id/start', 'sign-in step before any identity: sends the browser to the IdP', async (c) => {
+      const id = c.req.param('connection_id') ?? '';
+      const found = await loadOidcConnection(c.var.db, c.env, id);
+      try {
+        if (!found) throw new LoginRefused('connection_unavailable', `no OIDC connection ${id}`);
+        const origin = new URL(c.req.url).origin;
+        const { url, pending } = await beginLogin(found.connection, `${origin}${OIDC_CALLBACK_PATH}`, rpOptions(c.env));
+        await savePendingLogin(c, c.var.db, found.connection.id, pending);
+        return c.redirect(url.toString(), 302);
+      } catch (e) {
+        if (!(e instanceof LoginRefused)) throw e;
+        await auditRefusal(c, e, { connectionId: found?.connection.id ?? null, orgId: found?.connection.orgId ?? null });
+        return refusedPage(c, e);
+      }
+    }),
+
+    openRoute('GET', '/callback', 'the SSO callback: the IdP answer being verified is the credential', async (c) => {
+      let where: Parameters<typeof auditRefusal>[2] = { connectionId: null, orgId: null };
+      try {
+        const { connectionId, pending } = await takePendingLogin(c, c.var.db, c.req.query('state'));
+        const found = await loadOidcConnection(c.var.db, c.env, connectionId);
+        if (!found) throw new LoginRefused('connection_unavailable', `connection ${connectionId} was deleted during the login`);
+        const { connection } = found;
+        where = { connectionId, orgId: connection.orgId };
+        const claims = await finishLogin(connection, await found.clientSecret(), pending, new URL(c.req.url), rpOptions(c.env));
+        // Recorded on a refusal below: who the IdP said it was, and whether they used MFA.
+        where.identity = { mfa: mfaEvidence(claims, connection.acrValues).mfa, ...(typeof claims.email === 'string' ? { email: claims.email.toLowerCase() } : {}) };
+        const identity = identityFromClaims(connection, claims);
+        where.identity = identity;
+
+        // An organisation's IdP speaks for that organisation only. A person who already has an
+        // account here but is not a member of this connection's organisation (someone another
+        // organisation added, or a platform admin) is refused: otherwise an IdP could assert their
+        // email and sign in as them, with all their other memberships.
+        const existing = await findUserByEmail(c.var.db, identity.email);
+        if (existing && !(await membershipsOf(c.var.db, existing.id)).some((m) => m.orgId === connection.orgId)) {
+          throw new LoginRefused('identity_conflict', `existing user ${existing.id} is not a member of org ${connection.orgId}`);
+        }
+
+        // Without a role (no mapped group, no default role) nobody new is created; an existing
+        // member still signs in with the role they have.
+        const provisioned = await provisionSsoUser(
+          c.var.db,
+          {
+            orgId: connection.orgId,
+            connectionId,
+            subject: identity.subject,
+            email: identity.email,
+            displayName: identity.displayName,
+            role: identity.role ?? 'auditor',
+            jit: connection.jit && identity.role !== null,
+            mfa: identity.mfa,
+          },
+          requestMeta(c),
+        );
+        if ('refused' in provisioned) throw provisionRefusal(provisioned.refused, identity.role !== null);
+
+        const { user, memberships } = provisioned;
+        await startSession(c, c.var.db, { actor: user.id, userId: user.id, loginMethod: 'oidc', mfa: identity.mfa });
+        const principal = userPrincipal(user, memberships, { loginMethod: 'oidc', mfa: identity.mfa });
+        await recordAction({ db: c.var.db, principal, meta: requestMeta(c) }, 'login', 'allowed', { type: 'session', id: null, orgId: connection.orgId });
+        // A page, not a redirect: the IdP sent the browser here cross-site, and a redirect would
+        // keep that navigation cross-site, so the SameSite=Strict session cookie would not be sent
+        // to /ui. A refresh from this (same-site) page is a same-site navigation.
+        return c.html(
+          <html lang="en">
+            <head>
+              <meta charset="utf-8" />
+              <meta http-equiv="refresh" content="0;url=/ui" />
+              <title>Signed in · Routero admin</title>
+            </head>
+            <body>
+              <p>
+                Signed in as {user.email}. <a href="/ui">Continue to the admin UI</a>.
+              </p>
+            </body>
+          </html>,
+        );
+      } catch (e) {
+        if (!(e instanceof LoginRefused)) throw e;
+        await auditRefusal(c, e, where);
+        return refusedPage(c, e);
+      }
+    }),
+  ]);
 
   return app;
 }

@@ -1,25 +1,23 @@
 /**
  * UI page: an organisation's SSO connections (OIDC). Lists them with the redirect URI to register
  * at the IdP, adds one (the client secret is sent once and never shown again), deletes one.
- * Mounted by the UI router behind its session and CSRF middleware.
+ * Mounted by the UI router behind its session and CSRF middleware; the add form and the delete
+ * buttons appear only where Cerbos allows them.
  */
-import { Hono, type Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { adminError } from '../../errors';
 import * as actions from '../../actions';
 import { adminOrigin } from '../../api/sso';
 import { ORG_ROLES } from '../../db/schema';
 import { createOidcConnection, createOidcConnectionSchema, deleteSsoConnection, listSsoConnections } from '../../domain/sso-connections';
-import type { AdminEnv } from '../../env';
-import { actionContext, type AdminVariables } from '../../middleware';
+import { actionContext } from '../../middleware';
+import { route, type AdminRoute } from '../../route-table';
 import { uuidField } from '../../schemas';
-import { Badge, Csrf, ErrorBox, fmtTime, Layout, type PageContext } from '../layout';
+import { can, withAnswers } from '../can';
+import { formOf, lines, problem, statusOf, words, type FormValues } from '../forms';
+import { Badge, Csrf, ErrorBox, fmtTime, Layout } from '../layout';
+import type { UiContext, UiEnv } from '../session-middleware';
 
-type SsoEnv = { Bindings: AdminEnv; Variables: AdminVariables & { page: PageContext } };
-type Ctx = Context<SsoEnv>;
-
-const list = (v: string | undefined) => (v ?? '').split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
-const words = (v: string | undefined) => (v ?? '').split(/\s+/).filter(Boolean);
+type Ctx = UiContext;
 
 /** "group = role" per line → {group: role}. */
 function roleMapping(v: string | undefined): Record<string, string> {
@@ -31,24 +29,17 @@ function roleMapping(v: string | undefined): Record<string, string> {
   return out;
 }
 
-async function formOf(c: Ctx): Promise<Record<string, string>> {
-  // Object.fromEntries defines own properties, so a field named `__proto__` cannot reach the prototype.
-  return Object.fromEntries(Object.entries(await c.req.parseBody()).filter((e): e is [string, string] => typeof e[1] === 'string'));
-}
-
-function problem(e: unknown): string {
-  const err = adminError(e);
-  return err.status >= 500 ? 'Something went wrong; nothing was changed. Try again.' : err.message;
-}
-
-/** The real status of a failed action (403 denied, 404 missing, 409 domain taken, 503…), through the admin error funnel. */
-const statusOf = (e: unknown) => adminError(e).status as ContentfulStatusCode;
-
-async function ssoPage(c: Ctx, orgId: string | undefined, error: string | null = null, values: Record<string, string> = {}, status: ContentfulStatusCode = 200) {
+async function ssoPage(c: Ctx, orgId: string | undefined, error: string | null = null, values: FormValues = {}, status: ContentfulStatusCode = 200) {
   const ctx = actionContext(c);
   const orgs = await actions.listOrgs(ctx);
   const org = orgs.find((o) => o.id === orgId) ?? orgs[0];
+  // With no organisation yet, the page still asks its one question (may they list connections?).
+  if (!org) await can(c, { kind: 'sso_connection' }, 'list');
   const connections = org ? await listSsoConnections(ctx, org.id, adminOrigin(c)) : [];
+  const [mayCreate, rows] = await Promise.all([
+    org ? can(c, { kind: 'sso_connection', orgId: org.id }, 'create') : false,
+    withAnswers(connections, (k) => can(c, { kind: 'sso_connection', id: k.id, orgId: k.org_id }, 'delete')),
+  ]);
   const csrf = c.var.page.csrf;
   return c.html(
     <Layout title="Single sign-on" page={c.var.page}>
@@ -62,7 +53,7 @@ async function ssoPage(c: Ctx, orgId: string | undefined, error: string | null =
       <table data-testid="sso-connections">
         <thead><tr><th>issuer</th><th>client id</th><th>domains</th><th>MFA</th><th>roles</th><th>JIT</th><th>redirect URI</th><th>created</th><th></th></tr></thead>
         <tbody>
-          {connections.map((k) => (
+          {rows.map(({ item: k, may: mayDelete }) => (
             <tr>
               <td>{k.issuer}</td>
               <td><code>{k.client_id}</code></td>
@@ -73,17 +64,19 @@ async function ssoPage(c: Ctx, orgId: string | undefined, error: string | null =
               <td><code>{k.redirect_uri}</code></td>
               <td>{fmtTime(k.created_at)}</td>
               <td>
-                <form class="inline" method="post" action={`/ui/sso/${k.id}/delete`} data-confirm={`Delete the SSO connection to ${k.issuer}? People of ${k.allowed_domains.join(', ')} will no longer be able to sign in with it.`}>
-                  <Csrf token={csrf} />
-                  <input type="hidden" name="org_id" value={k.org_id} />
-                  <button class="danger" type="submit">Delete</button>
-                </form>
+                {mayDelete ? (
+                  <form class="inline" method="post" action={`/ui/sso/${k.id}/delete`} data-confirm={`Delete the SSO connection to ${k.issuer}? People of ${k.allowed_domains.join(', ')} will no longer be able to sign in with it.`}>
+                    <Csrf token={csrf} />
+                    <input type="hidden" name="org_id" value={k.org_id} />
+                    <button class="danger" type="submit">Delete</button>
+                  </form>
+                ) : null}
               </td>
             </tr>
           ))}
         </tbody>
       </table>
-      {org ? (
+      {org && mayCreate ? (
         <div class="card">
           <h2>Add an OIDC connection</h2>
           <p class="muted">
@@ -119,6 +112,8 @@ async function ssoPage(c: Ctx, orgId: string | undefined, error: string | null =
             <p><button type="submit">Add SSO connection</button></p>
           </form>
         </div>
+      ) : org ? (
+        <ErrorBox message={error} />
       ) : (
         <p class="muted">Create an organisation first.</p>
       )}
@@ -127,10 +122,9 @@ async function ssoPage(c: Ctx, orgId: string | undefined, error: string | null =
   );
 }
 
-export function ssoPages() {
-  const ui = new Hono<SsoEnv>();
-  ui.get('/', (c) => ssoPage(c, c.req.query('org_id')));
-  ui.post('/', async (c) => {
+export const SSO_ROUTES: AdminRoute<UiEnv>[] = [
+  route('GET', '/sso', 'sso_connection', 'list', (c) => ssoPage(c, c.req.query('org_id'))),
+  route('POST', '/sso', 'sso_connection', 'create', async (c) => {
     const form = await formOf(c);
     const { client_secret: _secret, ...keep } = form; // never echo the secret back
     const values = { ...keep, require_mfa: form.require_mfa ?? 'false', jit: form.jit ?? 'false' };
@@ -138,7 +132,7 @@ export function ssoPages() {
       issuer: form.issuer,
       client_id: form.client_id,
       client_secret: form.client_secret,
-      allowed_domains: list(form.allowed_domains),
+      allowed_domains: lines(form.allowed_domains),
       role_mapping: roleMapping(form.role_mapping),
       default_role: form.default_role || null,
       groups_claim: form.groups_claim || undefined,
@@ -159,15 +153,14 @@ export function ssoPages() {
       return ssoPage(c, orgId.data, problem(e), values, statusOf(e));
     }
     return c.redirect(`/ui/sso?org_id=${encodeURIComponent(form.org_id ?? '')}`, 303);
-  });
-  ui.post('/:id/delete', async (c) => {
+  }),
+  route('POST', '/sso/:id/delete', 'sso_connection', 'delete', async (c) => {
     const form = await formOf(c);
     try {
-      await deleteSsoConnection(actionContext(c), c.req.param('id'), adminOrigin(c));
+      await deleteSsoConnection(actionContext(c), c.req.param('id') ?? '', adminOrigin(c));
     } catch (e) {
       return ssoPage(c, form.org_id, problem(e), {}, statusOf(e));
     }
     return c.redirect(`/ui/sso?org_id=${encodeURIComponent(form.org_id ?? '')}`, 303);
-  });
-  return ui;
-}
+  }),
+];

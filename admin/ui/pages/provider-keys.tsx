@@ -1,0 +1,99 @@
+/**
+ * UI page: provider keys — listed by name, provider and last four characters only (the key is
+ * never shown again after it is added); the add form and delete buttons only for those who may.
+ */
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import * as actions from '../../actions';
+import { actionContext } from '../../middleware';
+import { route, type AdminRoute } from '../../route-table';
+import { createProviderKeySchema } from '../../schemas';
+import { can, orgsWhereCreate, withAnswers } from '../can';
+import { formOf, parse, problem, statusOf, type FormValues } from '../forms';
+import { Csrf, ErrorBox, fmtTime, Layout } from '../layout';
+import type { UiContext, UiEnv } from '../session-middleware';
+
+async function providerKeysPage(c: UiContext, error: string | null = null, values: FormValues = {}, status: ContentfulStatusCode = 200) {
+  const ctx = actionContext(c);
+  const [orgRows, keys] = await Promise.all([actions.listOrgs(ctx), actions.listProviderKeys(ctx)]);
+  const orgName = new Map(orgRows.map((o) => [o.id, o.name]));
+  const [createIn, rows] = await Promise.all([
+    orgsWhereCreate(c, 'provider_key', orgRows),
+    withAnswers(keys, (k) => can(c, { kind: 'provider_key', id: k.id, orgId: k.org_id }, 'delete')),
+  ]);
+  return c.html(
+    <Layout title="Provider keys" page={c.var.page}>
+      {createIn.length ? (
+        <div class="card">
+          <h2>Add a provider key</h2>
+          <p class="muted">The key is encrypted (AES-256-GCM) before it is stored and is never shown again — only its last four characters.</p>
+          <ErrorBox message={error} />
+          <form method="post" action="/ui/provider-keys">
+            <Csrf token={c.var.page.csrf} />
+            <label for="pk-org">Organisation</label>
+            <select id="pk-org" name="org_id">{createIn.map((o) => <option value={o.id} selected={values.org_id === o.id}>{o.name}</option>)}</select>
+            <label for="pk-provider">Provider</label>
+            <select id="pk-provider" name="provider">{['openai', 'anthropic'].map((p) => <option value={p} selected={values.provider === p}>{p}</option>)}</select>
+            <label for="pk-name">Name</label>
+            <input type="text" id="pk-name" name="name" value={values.name ?? ''} required />
+            <label for="pk-secret">API key</label>
+            <input type="password" id="pk-secret" name="secret" autocomplete="off" required />
+            <label for="pk-base">Base URL (optional, for OpenAI-compatible servers)</label>
+            <input type="url" id="pk-base" name="base_url" value={values.base_url ?? ''} />
+            <p><button type="submit">Add provider key</button></p>
+          </form>
+        </div>
+      ) : (
+        <ErrorBox message={error} />
+      )}
+      <table data-testid="provider-keys-table">
+        <thead><tr><th>name</th><th>provider</th><th>organisation</th><th>base URL</th><th>key</th><th>created</th><th></th></tr></thead>
+        <tbody>
+          {rows.map(({ item: k, may: mayDelete }) => (
+            <tr>
+              <td>{k.name}</td><td>{k.provider}</td><td>{orgName.get(k.org_id) ?? k.org_id}</td><td>{k.base_url ?? 'default'}</td><td><code>{`…${k.last4}`}</code></td><td>{fmtTime(k.created_at)}</td>
+              <td>
+                {mayDelete ? (
+                  <form class="inline" method="post" action={`/ui/provider-keys/${k.id}/delete`} data-confirm={`Delete the provider key "${k.name}"? Requests using it will fail.`}>
+                    <Csrf token={c.var.page.csrf} />
+                    <button class="danger" type="submit">Delete</button>
+                  </form>
+                ) : null}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </Layout>,
+    status,
+  );
+}
+
+export const PROVIDER_KEY_ROUTES: AdminRoute<UiEnv>[] = [
+  route('GET', '/provider-keys', 'provider_key', 'list', (c) => providerKeysPage(c)),
+  route('POST', '/provider-keys', 'provider_key', 'create', async (c) => {
+    const form = await formOf(c);
+    const { secret: _secret, ...keep } = form; // never echo the secret back
+    const parsed = parse(createProviderKeySchema(c.env.ALLOW_PRIVATE_UPSTREAMS === 'true'), {
+      org_id: form.org_id,
+      provider: form.provider,
+      name: form.name,
+      secret: form.secret,
+      base_url: form.base_url ? form.base_url : null,
+    });
+    if (!parsed.ok) return providerKeysPage(c, parsed.message, keep, 400);
+    try {
+      await actions.createProviderKey(actionContext(c), parsed.value);
+    } catch (e) {
+      return providerKeysPage(c, problem(e), keep, statusOf(e));
+    }
+    return c.redirect('/ui/provider-keys', 303);
+  }),
+  route('POST', '/provider-keys/:id/delete', 'provider_key', 'delete', async (c) => {
+    try {
+      await actions.deleteProviderKey(actionContext(c), c.req.param('id') ?? '');
+    } catch (e) {
+      return providerKeysPage(c, problem(e), {}, statusOf(e));
+    }
+    return c.redirect('/ui/provider-keys', 303);
+  }),
+];
