@@ -45,6 +45,8 @@ export interface StackOptions {
   testLogin?: boolean;
   /** Extra variables for the gateway Worker only (e.g. short upstream timeouts in tests). */
   gatewayVars?: Record<string, string>;
+  /** Extra variables for the admin Worker only (e.g. MASTER_KEY_UI_LOGIN=false in a test). */
+  adminVars?: Record<string, string>;
   /** Receives every line the child processes print. */
   onLog?: (source: string, line: string) => void;
 }
@@ -227,6 +229,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       DATABASE_URL: databaseUrl,
       NEON_WS_PROXY: `127.0.0.1:${proxyPort}`,
       ...(opts.testLogin ? { ROUTERO_TEST_LOGIN: 'true' } : {}),
+      ...opts.adminVars,
     });
     // Tied to this process (scripts/process-tree.ts): wrangler, workerd and esbuild die with us, even
     // when we are killed with SIGKILL. Their 1 s grace keeps Ctrl-C under 2 s.

@@ -27,7 +27,7 @@ export interface E2E {
   close(): Promise<void>;
 }
 
-export async function startE2E(opts: { testLogin?: boolean; gatewayVars?: Record<string, string> } = {}): Promise<E2E> {
+export async function startE2E(opts: { testLogin?: boolean; gatewayVars?: Record<string, string>; adminVars?: Record<string, string> } = {}): Promise<E2E> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'routero-e2e-'));
   const persistDir = path.join(tmp, 'wrangler-state');
   const logs: string[] = [];
@@ -66,6 +66,7 @@ export async function startE2E(opts: { testLogin?: boolean; gatewayVars?: Record
     policyCacheTtlSeconds: 1,
     testLogin: opts.testLogin,
     gatewayVars: opts.gatewayVars,
+    adminVars: opts.adminVars,
     onLog: (source, line) => logs.push(`[${source}] ${line}`),
   });
   // bigint columns (token counts and latencies since migration 0003, the audit-log seq) hold
