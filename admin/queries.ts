@@ -7,6 +7,13 @@ import { GatewayError } from '../lib/errors';
 import type { AttrColumns } from './auth/plan';
 import type { auditLogQuerySchema, eventsQuerySchema, usageQuerySchema } from './schemas';
 
+/**
+ * A request counts as an error when it was answered with a 4xx/5xx, and also when a 200 stream
+ * failed inside (`upstream_error:<type>`), ended without its end marker (`incomplete`), or was cut
+ * off (a 499 from the client already counts by status): the client did not get a whole answer.
+ */
+const failedRequest = sql`(${auditEvents.status} >= 400 or ${auditEvents.error_type} is not null)`;
+
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const toNumber = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
@@ -40,7 +47,7 @@ export async function usageSummary(db: Database, q: z.infer<typeof usageQuerySch
     .select({
       group,
       requests: sql<number>`count(*)::int`,
-      errors: sql<number>`(count(*) filter (where ${auditEvents.status} >= 400))::int`,
+      errors: sql<number>`(count(*) filter (where ${failedRequest}))::int`,
       input_tokens: sql<number>`coalesce(sum(${auditEvents.input_tokens}), 0)::bigint`,
       output_tokens: sql<number>`coalesce(sum(${auditEvents.output_tokens}), 0)::bigint`,
       cost_usd: sql<string | null>`sum(${auditEvents.cost_usd})`,
@@ -118,7 +125,7 @@ export async function overviewSeries(db: Database, from: Date, to: Date, bucket:
     .select({
       bucket: sql<string>`to_char(date_trunc(${b}, ${auditEvents.started_at} at time zone 'UTC'), 'YYYY-MM-DD"T"HH24:00')`,
       requests: sql<number>`count(*)::int`,
-      errors: sql<number>`(count(*) filter (where ${auditEvents.status} >= 400))::int`,
+      errors: sql<number>`(count(*) filter (where ${failedRequest}))::int`,
       tokens: sql<number>`coalesce(sum(coalesce(${auditEvents.input_tokens}, 0) + coalesce(${auditEvents.output_tokens}, 0)), 0)::bigint`,
       cost_usd: sql<string>`coalesce(sum(${auditEvents.cost_usd}), 0)`,
       p50_ms: sql<number | null>`percentile_cont(0.5) within group (order by ${auditEvents.latency_ms})`,

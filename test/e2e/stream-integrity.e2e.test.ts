@@ -190,6 +190,10 @@ describe('failures inside a 200 stream are recorded as failures (item 5)', () =>
     const stream = anthropicClient().messages.stream({ model, max_tokens: 32, messages: [{ role: 'user', content: 'hi' }] });
     await expect(stream.finalMessage()).rejects.toThrow(/Overloaded/);
     expect(await eventFor(model)).toMatchObject({ status: 200, error_type: 'upstream_error:overloaded_error', input_tokens: 40 });
+    // Usage reports count it as an error although its status was 200.
+    const usage = await e2e.admin('GET', '/usage?group_by=model');
+    expect(usage.status).toBe(200);
+    expect(usage.json.data.find((g: { model: string }) => g.model === model)).toMatchObject({ requests: 1, errors: 1 });
   });
 
   it('a stream that ends without [DONE] / message_stop is recorded as incomplete', async () => {
