@@ -63,6 +63,29 @@ export const Layout: FC<PropsWithChildren<{ title: string; page: PageContext }>>
   </>
 );
 
+/**
+ * One button that posts to `action` with the CSRF token (and an optional organisation), asking for
+ * confirmation first when `confirm` is set: row actions such as revoke, delete, suspend.
+ */
+export const ActionButton: FC<{ action: string; csrf: string; label: string; orgId?: string; confirm?: string; danger?: boolean }> = ({ action, csrf, label, orgId, confirm, danger }) => (
+  <form class="inline" method="post" action={action} data-confirm={confirm}>
+    <Csrf token={csrf} />
+    {orgId ? <input type="hidden" name="org_id" value={orgId} /> : null}
+    <button class={danger ? 'danger' : 'secondary'} type="submit">{label}</button>
+  </form>
+);
+
+/** A secret shown this once (a new virtual key or API token), with a copy button. */
+export const ShownOnce: FC<{ id: string; secret: string; what: string }> = ({ id, secret, what }) => (
+  <>
+    <div class="warning">Copy this {what} now. You will not see it again: Routero keeps only a hash of it.</div>
+    <div class="secret">
+      <code id={id} data-testid={id}>{secret}</code>
+      <button type="button" data-copy={id}>Copy</button>
+    </div>
+  </>
+);
+
 export const ErrorBox: FC<{ message?: string | null }> = ({ message }) => (message ? <div class="error" role="alert">{message}</div> : null);
 
 export const Badge: FC<{ value: string }> = ({ value }) => <span class={`badge ${value}`}>{value}</span>;

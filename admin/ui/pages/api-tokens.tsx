@@ -12,7 +12,7 @@ import { route, type AdminRoute } from '../../route-table';
 import { apiTokenIdField, createApiTokenSchema } from '../../schemas';
 import { can, orgsWhereCreate, withAnswers } from '../can';
 import { formOf, parse, problem, statusOf, utcFromLocalInput, type FormValues } from '../forms';
-import { Badge, Csrf, ErrorBox, fmtTime, Layout } from '../layout';
+import { ActionButton, Badge, Csrf, ErrorBox, fmtTime, Layout, ShownOnce } from '../layout';
 import { userEmails } from '../names';
 import type { UiContext, UiEnv } from '../session-middleware';
 
@@ -42,10 +42,7 @@ async function apiTokensPage(c: UiContext, error: string | null = null, values: 
               <td>{(t.created_by_user_id ? creators.get(t.created_by_user_id) : null) ?? t.created_by}</td><td>{fmtTime(t.created_at)}</td>
               <td>
                 {revocable ? (
-                  <form class="inline" method="post" action={`/ui/api-tokens/${t.id}/revoke`} data-confirm={`Revoke the API token "${t.name}"? Automation using it is refused at once. This cannot be undone.`}>
-                    <Csrf token={csrf} />
-                    <button class="danger" type="submit">Revoke</button>
-                  </form>
+                  <ActionButton action={`/ui/api-tokens/${t.id}/revoke`} csrf={csrf} label="Revoke" danger confirm={`Revoke the API token "${t.name}"? Automation using it is refused at once. This cannot be undone.`} />
                 ) : null}
               </td>
             </tr>
@@ -89,11 +86,7 @@ async function createToken(c: UiContext) {
   return c.html(
     <Layout title="Your new API token" page={c.var.page}>
       <div class="card">
-        <div class="warning">Copy this token now. You will not see it again: Routero keeps only a hash of it.</div>
-        <div class="secret">
-          <code id="new-token" data-testid="new-token">{created.token}</code>
-          <button type="button" data-copy="new-token">Copy</button>
-        </div>
+        <ShownOnce id="new-token" secret={created.token} what="token" />
         <p>Name: {created.name} · id <code>{created.id}</code> · role {created.role} · expires {fmtTime(created.expires_at)}</p>
         <p><a href="/ui/api-tokens">Back to API tokens</a></p>
       </div>

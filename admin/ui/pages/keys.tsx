@@ -15,7 +15,7 @@ import { parseWith } from '../../validation';
 import { can, orgsWhereCreate, withAnswers } from '../can';
 import { EventsTable } from '../events-table';
 import { formOf, lines, parse, problem, statusOf, utcFromLocalInput, type FormValues } from '../forms';
-import { Badge, Csrf, ErrorBox, fmtCost, fmtTime, Layout } from '../layout';
+import { Badge, Csrf, ErrorBox, fmtCost, fmtTime, Layout, ShownOnce } from '../layout';
 import { keyOwners, orgNames, userEmails } from '../names';
 import type { UiContext, UiEnv } from '../session-middleware';
 
@@ -119,11 +119,7 @@ async function createKey(c: UiContext) {
   return c.html(
     <Layout title="Your new virtual key" page={c.var.page}>
       <div class="card">
-        <div class="warning">Copy this key now. You will not see it again: Routero keeps only a hash of it.</div>
-        <div class="secret">
-          <code id="new-key" data-testid="new-key">{created.key}</code>
-          <button type="button" data-copy="new-key">Copy</button>
-        </div>
+        <ShownOnce id="new-key" secret={created.key} what="key" />
         <p>Name: {created.name} · id <code>{created.id}</code> · models: {created.models.join(', ')}</p>
         <p><a href="/ui/keys">Back to virtual keys</a></p>
       </div>

@@ -15,7 +15,7 @@ import { route, type AdminRoute } from '../../route-table';
 import { addMemberSchema, changeRoleSchema, uuidField } from '../../schemas';
 import { can, withAnswers } from '../can';
 import { formOf, parse, problem, statusOf, type FormValues } from '../forms';
-import { Badge, Csrf, ErrorBox, fmtTime, Layout } from '../layout';
+import { ActionButton, Badge, Csrf, ErrorBox, fmtTime, Layout } from '../layout';
 import type { UiContext, UiEnv } from '../session-middleware';
 
 type Member = Awaited<ReturnType<typeof listMembers>>[number];
@@ -33,16 +33,6 @@ async function rowPermissions(c: UiContext, orgId: string, m: Member) {
     can(c, { kind: 'user', id: m.id, attr: { org_ids: orgIds } }, 'suspend'),
   ]);
   return { update, remove, suspend };
-}
-
-function RowForm({ action, csrf, orgId, label, confirm, danger }: { action: string; csrf: string; orgId: string; label: string; confirm?: string; danger?: boolean }) {
-  return (
-    <form class="inline" method="post" action={action} data-confirm={confirm}>
-      <Csrf token={csrf} />
-      <input type="hidden" name="org_id" value={orgId} />
-      <button class={danger ? 'danger' : 'secondary'} type="submit">{label}</button>
-    </form>
-  );
 }
 
 async function membersPage(c: UiContext, orgId: string | undefined, error: string | null = null, values: FormValues = {}, status: ContentfulStatusCode = 200) {
@@ -94,12 +84,12 @@ async function membersPage(c: UiContext, orgId: string | undefined, error: strin
                 <td>{fmtTime(m.member_since)}</td>
                 <td>
                   {p.suspend && org && m.status === 'active' ? (
-                    <RowForm action={`/ui/members/${m.id}/suspend`} csrf={csrf} orgId={org.id} label="Suspend" danger
+                    <ActionButton action={`/ui/members/${m.id}/suspend`} csrf={csrf} orgId={org.id} label="Suspend" danger
                       confirm={`Suspend ${m.email}? Their sessions end and every virtual key they own is revoked, now.`} />
                   ) : null}
-                  {p.suspend && org && m.status !== 'active' ? <RowForm action={`/ui/members/${m.id}/reactivate`} csrf={csrf} orgId={org.id} label="Reactivate" /> : null}
+                  {p.suspend && org && m.status !== 'active' ? <ActionButton action={`/ui/members/${m.id}/reactivate`} csrf={csrf} orgId={org.id} label="Reactivate" /> : null}
                   {p.remove && org ? (
-                    <RowForm action={`/ui/members/${m.id}/remove`} csrf={csrf} orgId={org.id} label="Remove" danger confirm={`Remove ${m.email} from ${org.name}?`} />
+                    <ActionButton action={`/ui/members/${m.id}/remove`} csrf={csrf} orgId={org.id} label="Remove" danger confirm={`Remove ${m.email} from ${org.name}?`} />
                   ) : null}
                 </td>
               </tr>

@@ -9,7 +9,7 @@ import { route, type AdminRoute } from '../../route-table';
 import { createProviderKeySchema } from '../../schemas';
 import { can, orgsWhereCreate, withAnswers } from '../can';
 import { formOf, parse, problem, statusOf, type FormValues } from '../forms';
-import { Csrf, ErrorBox, fmtTime, Layout } from '../layout';
+import { ActionButton, Csrf, ErrorBox, fmtTime, Layout } from '../layout';
 import type { UiContext, UiEnv } from '../session-middleware';
 
 async function providerKeysPage(c: UiContext, error: string | null = null, values: FormValues = {}, status: ContentfulStatusCode = 200) {
@@ -53,10 +53,7 @@ async function providerKeysPage(c: UiContext, error: string | null = null, value
               <td>{k.name}</td><td>{k.provider}</td><td>{orgName.get(k.org_id) ?? k.org_id}</td><td>{k.base_url ?? 'default'}</td><td><code>{`…${k.last4}`}</code></td><td>{fmtTime(k.created_at)}</td>
               <td>
                 {mayDelete ? (
-                  <form class="inline" method="post" action={`/ui/provider-keys/${k.id}/delete`} data-confirm={`Delete the provider key "${k.name}"? Requests using it will fail.`}>
-                    <Csrf token={c.var.page.csrf} />
-                    <button class="danger" type="submit">Delete</button>
-                  </form>
+                  <ActionButton action={`/ui/provider-keys/${k.id}/delete`} csrf={c.var.page.csrf} label="Delete" danger confirm={`Delete the provider key "${k.name}"? Requests using it will fail.`} />
                 ) : null}
               </td>
             </tr>

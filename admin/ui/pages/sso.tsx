@@ -14,7 +14,7 @@ import { route, type AdminRoute } from '../../route-table';
 import { uuidField } from '../../schemas';
 import { can, withAnswers } from '../can';
 import { formOf, lines, problem, statusOf, words, type FormValues } from '../forms';
-import { Badge, Csrf, ErrorBox, fmtTime, Layout } from '../layout';
+import { ActionButton, Badge, Csrf, ErrorBox, fmtTime, Layout } from '../layout';
 import type { UiContext, UiEnv } from '../session-middleware';
 
 type Ctx = UiContext;
@@ -65,11 +65,7 @@ async function ssoPage(c: Ctx, orgId: string | undefined, error: string | null =
               <td>{fmtTime(k.created_at)}</td>
               <td>
                 {mayDelete ? (
-                  <form class="inline" method="post" action={`/ui/sso/${k.id}/delete`} data-confirm={`Delete the SSO connection to ${k.issuer}? People of ${k.allowed_domains.join(', ')} will no longer be able to sign in with it.`}>
-                    <Csrf token={csrf} />
-                    <input type="hidden" name="org_id" value={k.org_id} />
-                    <button class="danger" type="submit">Delete</button>
-                  </form>
+                  <ActionButton action={`/ui/sso/${k.id}/delete`} csrf={csrf} orgId={k.org_id} label="Delete" danger confirm={`Delete the SSO connection to ${k.issuer}? People of ${k.allowed_domains.join(', ')} will no longer be able to sign in with it.`} />
                 ) : null}
               </td>
             </tr>
