@@ -69,7 +69,7 @@ export class AuditRecorder {
       ttfb_ms: this.firstByteAt === null ? null : Math.max(0, this.firstByteAt - this.startedAt),
     });
     if (!this.queue) return;
-    const flush = batcherFor(this.queue).add(event);
+    const flush = batcherFor(this.queue).add(event, { now: status === 499 });
     if (flush) this.waitUntil(flush);
   }
 }
@@ -163,6 +163,8 @@ export const auditDelivery = { queued: 0, dropped: 0 };
  * request id.
  */
 const FLUSH_WINDOW_MS = 5;
+/** A window still open after this long has lost its timer. */
+const STALE_WINDOW_MS = 1_000;
 /** A single event: 4 attempts, 50, 200, 800 ms apart (a Queue that refuses under load usually takes it moments later). */
 const SINGLE_SEND_ATTEMPTS = 4;
 /** A batch: one retry, then split, so a refused event is isolated within a second or two. */
@@ -171,18 +173,35 @@ const BATCH_SEND_ATTEMPTS = 2;
 export class AuditBatcher {
   private pending: AuditEvent[] = [];
   private scheduled: Promise<void> | null = null;
+  private scheduledAt = 0;
 
   constructor(
     private readonly queue: Queue<AuditEvent>,
     private readonly limits: QueueLimits = QUEUE_LIMITS,
+    /** The batch window's timer (tests pass one that never fires, as a torn-down request's may not). */
+    private readonly wait: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    private readonly now: () => number = Date.now,
   ) {}
 
-  /** Returns the flush to wait for when this event opened a batch, else null. */
-  add(event: AuditEvent): Promise<void> | null {
+  /**
+   * Returns the flush to wait for when this event opened a batch (or is sent at once), else null.
+   * `now`: send without the batch window — for an event recorded as the client disconnects, whose
+   * request may be torn down before a timer it starts would fire.
+   */
+  add(event: AuditEvent, opts: { now?: boolean } = {}): Promise<void> | null {
     this.pending.push(event);
+    // A window whose timer died with the request that opened it (workerd drops a cancelled request's
+    // timers) would hold every later event of this isolate: past a generous bound, open a new one.
+    if (this.scheduled && this.now() - this.scheduledAt > STALE_WINDOW_MS) {
+      log('warn', 'audit batch window did not fire; reopening it', { pending: this.pending.length });
+      this.scheduled = null;
+    }
+    if (opts.now) return this.flush();
     if (this.scheduled) return null;
-    this.scheduled = new Promise<void>((resolve) => setTimeout(resolve, FLUSH_WINDOW_MS)).then(() => this.flush());
-    return this.scheduled;
+    this.scheduledAt = this.now();
+    const scheduled: Promise<void> = this.wait(FLUSH_WINDOW_MS).then((): Promise<void> | undefined => (this.scheduled === scheduled ? this.flush() : undefined));
+    this.scheduled = scheduled;
+    return scheduled;
   }
 
   private async flush(): Promise<void> {

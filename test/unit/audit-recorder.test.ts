@@ -164,4 +164,31 @@ describe('the audit batcher', () => {
     expect(dropped[0].request_ids).toEqual([events[6]!.request_id]);
     expect(dropped[0].dropped_total).toBe(auditDelivery.dropped);
   });
+
+  it('reopens a batch window whose timer never fired, so one torn-down request cannot hold every later event', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const { queue, stored } = limitedQueue();
+    let clock = 0;
+    let timers = 0;
+    // The first window's timer never fires (its request was torn down); later ones do.
+    const wait = (ms: number) => (timers++ === 0 ? new Promise<void>(() => undefined) : new Promise<void>((r) => setTimeout(r, ms)));
+    const batcher = new AuditBatcher(queue, QUEUE_LIMITS, wait, () => clock);
+    const events = [event(1), event(2), event(3)];
+    expect(batcher.add(events[0]!)).not.toBeNull(); // opens the window that dies
+    expect(batcher.add(events[1]!)).toBeNull(); // joins it
+    clock = 5_000;
+    const flush = batcher.add(events[2]!);
+    expect(flush).not.toBeNull();
+    await flush;
+    expect(stored.map((e) => e.id)).toEqual(events.map((e) => e.id));
+  });
+
+  it('sends an event at once when asked (a client that disconnected), with whatever was waiting', async () => {
+    const { queue, stored } = limitedQueue();
+    const batcher = new AuditBatcher(queue, QUEUE_LIMITS, () => new Promise<void>(() => undefined));
+    const events = [event(1), event(2)];
+    batcher.add(events[0]!);
+    await batcher.add(events[1]!, { now: true });
+    expect(stored.map((e) => e.id)).toEqual(events.map((e) => e.id));
+  });
 });
