@@ -165,6 +165,8 @@ export const auditDelivery = { queued: 0, dropped: 0 };
 const FLUSH_WINDOW_MS = 5;
 /** A window still open after this long has lost its timer. */
 const STALE_WINDOW_MS = 1_000;
+/** A flush still unfinished after this long was dropped (retries take about 1 s per batch at most). */
+const STALE_FLUSH_MS = 5_000;
 /** A single event: 4 attempts, 50, 200, 800 ms apart (a Queue that refuses under load usually takes it moments later). */
 const SINGLE_SEND_ATTEMPTS = 4;
 /** A batch: one retry, then split, so a refused event is isolated within a second or two. */
@@ -174,6 +176,8 @@ export class AuditBatcher {
   private pending: AuditEvent[] = [];
   private scheduled: Promise<void> | null = null;
   private scheduledAt = 0;
+  /** Flushes under way: their events and when they started. A finished flush removes itself. */
+  private readonly inflight = new Set<{ events: AuditEvent[]; startedAt: number }>();
 
   constructor(
     private readonly queue: Queue<AuditEvent>,
@@ -196,6 +200,15 @@ export class AuditBatcher {
       log('warn', 'audit batch window did not fire; reopening it', { pending: this.pending.length });
       this.scheduled = null;
     }
+    // A flush whose continuation was dropped with its request never finishes: after a bound longer
+    // than any retry sequence, send its events again with this one. A duplicate is harmless — the
+    // consumer stores each event id once (INSERT … ON CONFLICT DO NOTHING).
+    for (const f of this.inflight) {
+      if (this.now() - f.startedAt <= STALE_FLUSH_MS) continue;
+      this.inflight.delete(f);
+      log('warn', 'audit flush did not finish; sending its events again', { request_ids: f.events.map((e) => e.request_id) });
+      this.pending.unshift(...f.events);
+    }
     if (opts.now) return this.flush();
     if (this.scheduled) return null;
     this.scheduledAt = this.now();
@@ -206,7 +219,14 @@ export class AuditBatcher {
 
   private async flush(): Promise<void> {
     this.scheduled = null;
-    for (const batch of packBatches(this.pending.splice(0), this.limits)) await this.send(batch);
+    const flight = { events: this.pending.splice(0), startedAt: this.now() };
+    if (flight.events.length === 0) return;
+    this.inflight.add(flight);
+    try {
+      for (const batch of packBatches(flight.events, this.limits)) await this.send(batch);
+    } finally {
+      this.inflight.delete(flight);
+    }
   }
 
   private async send(batch: AuditEvent[]): Promise<void> {

