@@ -27,7 +27,8 @@ export { authorize, recordAction } from './domain/change';
 type ProviderKeyRow = typeof providerKeys.$inferSelect;
 type VirtualKeyRow = typeof virtualKeys.$inferSelect;
 
-export function keyStatus(row: VirtualKeyRow, now = Date.now()): 'active' | 'revoked' | 'expired' {
+/** A revocable, expiring credential's status (virtual keys, admin API tokens). */
+export function keyStatus(row: { revoked_at: Date | null; expires_at: Date | null }, now = Date.now()): 'active' | 'revoked' | 'expired' {
   if (row.revoked_at) return 'revoked';
   if (row.expires_at && row.expires_at.getTime() <= now) return 'expired';
   return 'active';

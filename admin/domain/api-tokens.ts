@@ -10,13 +10,8 @@ import { newApiToken, roleCovers, type ApiTokenRow } from '../auth/api-tokens';
 import { planFilter } from '../auth/plan';
 import { apiTokens, orgMemberships, orgs } from '../db/schema';
 import type { createApiTokenSchema } from '../schemas';
+import { keyStatus } from '../actions';
 import { change, type ActionContext } from './change';
-
-export function apiTokenStatus(row: ApiTokenRow, now = Date.now()): 'active' | 'revoked' | 'expired' {
-  if (row.revoked_at) return 'revoked';
-  if (row.expires_at && row.expires_at.getTime() <= now) return 'expired';
-  return 'active';
-}
 
 export function publicApiToken(row: ApiTokenRow) {
   return {
@@ -29,7 +24,7 @@ export function publicApiToken(row: ApiTokenRow) {
     expires_at: row.expires_at,
     revoked_at: row.revoked_at,
     last_used_at: row.last_used_at,
-    status: apiTokenStatus(row),
+    status: keyStatus(row),
     created_at: row.created_at,
   };
 }
