@@ -231,7 +231,9 @@ const adminQuery = fc
     fc.oneof(nastyString, fc.constantFrom('0000-01-01T00:00:00Z', '-1', '99999999999', 'eyJmb3JnZWQiOnRydWV9', 'model', 'day', 'junk')),
     { maxKeys: 4 },
   )
-  .map((q) => new URLSearchParams(q).toString());
+  // Values are cut to 2,000 characters: a longer URL never reaches a Worker (Cloudflare refuses URLs
+  // over 16 KB at the edge), and the local dev proxy answers one with 431 or a connection reset.
+  .map((q) => new URLSearchParams(Object.fromEntries(Object.entries(q).map(([k, v]) => [k, v.slice(0, 2_000)]))).toString());
 
 const pathId = fc.oneof(fc.uuid(), nastyString.map((s) => encodeURIComponent(s.slice(0, 300))), fc.constantFrom('%00', '..', '%2e%2e', 'rto_x'));
 
