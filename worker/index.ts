@@ -10,11 +10,14 @@ import { log } from '../lib/log';
 import { keyAuth, type KeyAuthVariables } from './middleware/key-auth';
 import { requestContext, wireFormatFor, type RequestContextVariables } from './middleware/request-context';
 import { inferenceHandler } from './routes/inference';
+import { internalRoutes } from './routes/internal';
 import { listModels } from './routes/models';
 import { ProviderKeyStore } from './upstream';
 
-export function createGateway() {
+/** `now` is the clock of key and service-token checks (tests inject one; the Worker uses Date.now). */
+export function createGateway(opts: { now?: () => number } = {}) {
   const app = new Hono<{ Bindings: Env; Variables: RequestContextVariables & KeyAuthVariables }>();
+  const providerKeys = new ProviderKeyStore();
 
   app.get('/healthz', async (c) => {
     try {
@@ -27,8 +30,10 @@ export function createGateway() {
     return c.json({ status: 'ok' }, 200, { 'cache-control': 'no-store' });
   });
 
-  app.use('/v1/*', requestContext(), keyAuth());
-  const providerKeys = new ProviderKeyStore();
+  // Internal routes (admin Worker through its service binding, signed service token only).
+  app.route('/', internalRoutes(providerKeys, opts));
+
+  app.use('/v1/*', requestContext(), keyAuth(opts));
   app.post('/v1/chat/completions', inferenceHandler('chat_completions', providerKeys));
   app.post('/v1/messages', inferenceHandler('messages', providerKeys));
   app.get('/v1/models', listModels(providerKeys));

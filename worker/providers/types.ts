@@ -32,6 +32,11 @@ export interface ProviderAdapter {
   /** Client headers passed upstream, with the shape each value must have; nothing else is. */
   clientHeaders: ClientHeaderAllowlist;
   buildRequest(args: BuildRequestArgs): UpstreamCall;
+  /**
+   * The cheapest authenticated call the provider answers ("Test connection", deep health): lists
+   * models, costs no tokens. Absent for providers that need no key.
+   */
+  probe?(args: { apiKey: string | null; baseUrl: string }): UpstreamCall & { method: 'GET' };
   /** A provider answered in-process (the mock) instead of over the network. */
   localFetch?: (call: UpstreamCall, endpoint: Endpoint) => Promise<Response>;
 }

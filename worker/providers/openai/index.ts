@@ -18,4 +18,11 @@ export const openaiProvider: ProviderAdapter = {
     for (const [name, value] of allowedClientHeaders(clientHeaders, openaiProvider.clientHeaders)) headers.set(name, value);
     return { url: `${baseUrl.replace(/\/+$/, '')}/chat/completions`, headers, body: JSON.stringify(body) };
   },
+  // GET /v1/models (API reference "List models"): authenticated, free, answered by compatible servers too.
+  probe: ({ apiKey, baseUrl }) => ({
+    method: 'GET',
+    url: `${baseUrl.replace(/\/+$/, '')}/models`,
+    headers: new Headers({ authorization: `Bearer ${apiKey ?? ''}` }),
+    body: '',
+  }),
 };
