@@ -109,8 +109,11 @@ async function deepHealth(c: ServiceContext, store: ProviderKeyStore): Promise<R
     loaded_versions: loaded,
     error: missing.length ? `provider keys sealed with KEK version ${missing.join(', ')}, which this gateway does not hold` : null,
   };
-  const probes: ProbeResult[] = await inBatches(entries, PROBE_CONCURRENCY, (e) => probeProviderKey(store, config, e));
-  const providerKeys = probes.map((p, i) => ({ ...p, org_id: entries[i]!.org_id }));
+  const providerKeys: Array<ProbeResult & { org_id: string }> = await inBatches(entries, PROBE_CONCURRENCY, async (e) => ({
+    ...(await probeProviderKey(store, config, e)),
+    org_id: e.org_id,
+  }));
+  const probes = providerKeys;
   const ok = kv.ok && cerbos.ok && keks.ok && probes.every((p) => p.ok);
   return c.json({
     status: ok ? 'ok' : 'degraded',
