@@ -6,7 +6,7 @@ import bcrypt from 'bcryptjs';
 import { and, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { z } from 'zod';
 import { loadKeyRing, openSecret, sealSecret } from '../lib/crypto/aes-gcm';
-import { newVirtualKey } from '../lib/crypto/virtual-key';
+import { newVirtualKey, VIRTUAL_KEY_PREFIX } from '../lib/crypto/virtual-key';
 import type { Queryable } from './db/client';
 import { orgs, providerKeys, virtualKeys } from './db/schema';
 import { GatewayError } from '../lib/errors';
@@ -251,7 +251,9 @@ export async function revokeVirtualKey(ctx: ActionContext, id: string) {
 export async function rotateVirtualKey(ctx: ActionContext, id: string, graceSeconds: number) {
   const [existing] = await ctx.db.select().from(virtualKeys).where(eq(virtualKeys.id, id)).limit(1);
   if (!existing) throw keyNotFound(id);
-  const { secret, key } = newVirtualKey();
+  // Same id (it names the KV record, the usage history and the audit trail), new secret.
+  const { secret } = newVirtualKey();
+  const key = `${VIRTUAL_KEY_PREFIX}${id}_${secret}`;
   const secretHash = await bcrypt.hash(secret, BCRYPT_COST);
   const row = await change(
     ctx,
