@@ -268,6 +268,19 @@ describe('in the admin UI (Chromium)', () => {
   });
 });
 
+describe('secrets stay out of the logs', () => {
+  it('no provider key, service token or signing key appears in any captured log line', async () => {
+    const text = e2e.logs.join('\n');
+    expect(text).not.toContain(GOOD_SECRET);
+    expect(text).not.toContain(BAD_SECRET.slice(10));
+    expect(text).not.toContain('CANARY');
+    const vars = readDotenv(path.join(path.dirname(e2e.persistDir), '.dev.vars'));
+    const d = (JSON.parse(vars.INTERNAL_TOKEN_SIGNING_KEY!) as { d: string }).d;
+    expect(text).not.toContain(d);
+    expect(text).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.eyJ/); // no JWT
+  });
+});
+
 function callGateway(key: string): Promise<number> {
   return fetch(`${e2e.stack.gatewayUrl}/v1/chat/completions`, {
     method: 'POST',
