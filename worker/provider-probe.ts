@@ -43,7 +43,7 @@ async function limitedText(res: Response): Promise<string> {
   return text;
 }
 
-export async function probeProviderKey(store: ProviderKeyStore, config: GatewayConfig, entry: ProviderKeyEntry): Promise<ProbeResult> {
+export async function probeProviderKey(store: ProviderKeyStore, config: GatewayConfig, entry: ProviderKeyEntry, timeoutMs: number = PROBE_TIMEOUT_MS): Promise<ProbeResult> {
   const result = (ok: boolean, status: number | null, latency: number | null, error: string | null): ProbeResult => ({
     provider_key_id: entry.id,
     provider: entry.provider,
@@ -70,10 +70,10 @@ export async function probeProviderKey(store: ProviderKeyStore, config: GatewayC
   const started = Date.now();
   let res: Response;
   try {
-    res = await fetch(call.url, { method: call.method, headers: call.headers, redirect: 'manual', signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+    res = await fetch(call.url, { method: call.method, headers: call.headers, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
   } catch (e) {
     const timedOut = e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError');
-    return result(false, null, Date.now() - started, timedOut ? `No answer within ${PROBE_TIMEOUT_MS / 1000} s.` : 'The provider could not be reached.');
+    return result(false, null, Date.now() - started, timedOut ? `No answer within ${Math.round(timeoutMs / 100) / 10} s.` : 'The provider could not be reached.');
   }
   const latency = Date.now() - started;
   if (res.status >= 300 && res.status < 400) {

@@ -29,6 +29,12 @@ const testBodySchema = z.object({
 export const DEEP_HEALTH_MAX_KEYS = 50;
 /** Probes run at once. */
 const PROBE_CONCURRENCY = 4;
+/**
+ * The deep check's time budget for provider probes (the admin Worker waits 30 s in all), and the
+ * longest one probe may take within it: a few dead providers cannot make the whole check time out.
+ */
+const DEEP_HEALTH_PROBE_BUDGET_MS = 20_000;
+const DEEP_HEALTH_PROBE_TIMEOUT_MS = 5_000;
 
 /** The org's provider-key list straight from KV (not the isolate cache): a key added a moment ago is tested. */
 async function providerKeyList(env: Env, orgId: string, provider: string): Promise<ProviderKeyEntry[]> {
@@ -109,10 +115,15 @@ async function deepHealth(c: ServiceContext, store: ProviderKeyStore): Promise<R
     loaded_versions: loaded,
     error: missing.length ? `provider keys sealed with KEK version ${missing.join(', ')}, which this gateway does not hold` : null,
   };
-  const providerKeys: Array<ProbeResult & { org_id: string }> = await inBatches(entries, PROBE_CONCURRENCY, async (e) => ({
-    ...(await probeProviderKey(store, config, e)),
-    org_id: e.org_id,
-  }));
+  const deadline = Date.now() + DEEP_HEALTH_PROBE_BUDGET_MS;
+  const providerKeys: Array<ProbeResult & { org_id: string }> = await inBatches(entries, PROBE_CONCURRENCY, async (e) => {
+    const left = deadline - Date.now();
+    const result: ProbeResult =
+      left < 500
+        ? { provider_key_id: e.id, provider: e.provider, ok: false, status: null, latency_ms: null, error: `Not checked: the health check's ${DEEP_HEALTH_PROBE_BUDGET_MS / 1000} s budget ran out.` }
+        : await probeProviderKey(store, config, e, Math.min(DEEP_HEALTH_PROBE_TIMEOUT_MS, left));
+    return { ...result, org_id: e.org_id };
+  });
   const probes = providerKeys;
   const ok = kv.ok && cerbos.ok && keks.ok && probes.every((p) => p.ok);
   return c.json({
