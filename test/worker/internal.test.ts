@@ -126,6 +126,15 @@ describe('internal service tokens', () => {
   });
 });
 
+describe('authorization of the service principal', () => {
+  it('answers 503, never open, when Cerbos cannot be asked', async () => {
+    const s = await setup({ CERBOS_URL: 'http://127.0.0.1:9' });
+    const r = await s.call('/healthz/deep', { token: await s.token('GET /healthz/deep') });
+    expect(r.res.status).toBe(503);
+    expect(r.json).toMatchObject({ error: { message: 'The policy service is unavailable; try again shortly.' } });
+  });
+});
+
 describe('Test connection through the internal route', () => {
   it('reports a refused provider key clearly, without the key or any fragment of it', async () => {
     const s = await setup();
