@@ -79,11 +79,12 @@ async function providerKeysPage(c: UiContext, error: string | null = null, value
 }
 
 /** The test through the gateway; a gateway that cannot be asked is a failed test with the reason, not an error page. */
-async function runTest(c: UiContext, id: string, name: string): Promise<Tested> {
+async function runTest(c: UiContext, id: string, name: string, justCreated = false): Promise<Tested> {
   try {
     return { name, result: await testProviderKeyConnection(actionContext(c), id) };
   } catch (e) {
-    if (e instanceof GatewayError && e.kind === 'not_found') throw e;
+    // A missing key is the button's 404; right after creation it can only mean the edge has not got it yet.
+    if (e instanceof GatewayError && e.kind === 'not_found' && !justCreated) throw e;
     // Gateway errors carry a message written for people (e.g. "internal calls are not configured").
     const error = e instanceof GatewayError ? e.message : problem(e);
     return { name, result: { provider_key_id: id, provider: '', ok: false, status: null, latency_ms: null, error } };
@@ -111,7 +112,7 @@ export const PROVIDER_KEY_ROUTES: AdminRoute<UiEnv>[] = [
     }
     // A new key is tested at once (when the person may): a typo in the key shows now, not on the first request.
     if (!(await can(c, { kind: 'provider_key', id: created.id, orgId: created.org_id }, 'test'))) return c.redirect('/ui/provider-keys', 303);
-    return providerKeysPage(c, null, {}, 201, await runTest(c, created.id, created.name));
+    return providerKeysPage(c, null, {}, 201, await runTest(c, created.id, created.name, true));
   }),
   route('POST', '/provider-keys/:id/test', 'provider_key', 'test', async (c) => {
     const id = c.req.param('id') ?? '';
