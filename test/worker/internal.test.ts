@@ -156,13 +156,14 @@ describe('Test connection through the internal route', () => {
     expect(typeof g.json?.latency_ms).toBe('number');
   });
 
-  it('says unreachable for a provider that does not answer, and 404 for a key not at the edge', async () => {
+  it('says unreachable for a provider that does not answer, and not at the edge for a key KV lacks', async () => {
     const s = await setup();
     const dead = await seedProviderKey('openai', 'sk-test-dead-44', 'http://127.0.0.1:9/v1', ORG_B);
     const r = await s.call('/internal/provider-keys/test', { method: 'POST', token: await s.token(), body: { org_id: ORG_B, provider: 'openai', provider_key_id: dead.id } });
     expect(r.json).toMatchObject({ ok: false, status: null, error: 'The provider could not be reached.' });
     const missing = await s.call('/internal/provider-keys/test', { method: 'POST', token: await s.token(), body: { org_id: ORG_B, provider: 'openai', provider_key_id: crypto.randomUUID() } });
-    expect(missing.res.status).toBe(404);
+    expect(missing.res.status).toBe(200);
+    expect(missing.json).toMatchObject({ ok: false, status: null, error: 'The gateway does not have this provider key yet; if this persists, run npm run kv:rebuild.' });
     const bad = await s.call('/internal/provider-keys/test', { method: 'POST', token: await s.token(), body: { org_id: ORG_B, provider: 'nope' } });
     expect(bad.res.status).toBe(400);
   });

@@ -52,7 +52,16 @@ async function testProviderKey(c: ServiceContext, store: ProviderKeyStore): Prom
   const { org_id, provider, provider_key_id } = body.data;
   const entry = (await providerKeyList(c.env, org_id, provider)).find((e) => e.id === provider_key_id);
   if (!entry) {
-    throw new GatewayError('not_found', 'This provider key is not at the edge (yet): run kv:rebuild if it persists.', { code: 'provider_key_not_found' });
+    // The admin Worker found the key in Postgres: the edge copy is missing or not there yet.
+    const missing: ProbeResult = {
+      provider_key_id,
+      provider,
+      ok: false,
+      status: null,
+      latency_ms: null,
+      error: 'The gateway does not have this provider key yet; if this persists, run npm run kv:rebuild.',
+    };
+    return c.json(missing);
   }
   return c.json(await probeProviderKey(store, c.get('config'), entry));
 }
