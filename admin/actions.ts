@@ -6,7 +6,7 @@ import bcrypt from 'bcryptjs';
 import { and, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { z } from 'zod';
 import { loadKeyRing, openSecret, sealSecret } from '../lib/crypto/aes-gcm';
-import { newVirtualKey } from '../lib/crypto/virtual-key';
+import { newVirtualKey, VIRTUAL_KEY_PREFIX } from '../lib/crypto/virtual-key';
 import type { Queryable } from './db/client';
 import { orgs, providerKeys, virtualKeys } from './db/schema';
 import { GatewayError } from '../lib/errors';
@@ -45,6 +45,10 @@ export function publicVirtualKey(row: VirtualKeyRow) {
     revoked_at: row.revoked_at,
     status: keyStatus(row),
     created_at: row.created_at,
+    rotated_at: row.rotated_at,
+    /** Until when the secret replaced by the last rotation still works (null: not at all). */
+    previous_secret_expires_at:
+      row.previous_secret_expires_at && row.previous_secret_expires_at.getTime() > Date.now() ? row.previous_secret_expires_at : null,
   };
 }
 
@@ -234,6 +238,58 @@ export async function revokeVirtualKey(ctx: ActionContext, id: string) {
     throw kvFailure('Revoked in the database, but the edge was not updated yet; retry the revoke or run kv:rebuild.');
   }
   return publicVirtualKey(row);
+}
+
+/**
+ * Rotation with a grace period: a new secret for the same key (same id, scopes, limits, owner and
+ * usage history), returned this once. The replaced secret keeps working for `graceSeconds` (0: it
+ * is refused at once), then the gateway refuses it. Rotating again during a grace period replaces
+ * the older secret at once: only the secret in use just before the rotation gets the grace.
+ * Authorized like revocation (policies/matrix.ts `virtual_key.rotate`), audited as
+ * `virtual_key.rotate`.
+ */
+export async function rotateVirtualKey(ctx: ActionContext, id: string, graceSeconds: number) {
+  const [existing] = await ctx.db.select().from(virtualKeys).where(eq(virtualKeys.id, id)).limit(1);
+  if (!existing) throw keyNotFound(id);
+  // Same id (it names the KV record, the usage history and the audit trail), new secret.
+  const { secret } = newVirtualKey();
+  const key = `${VIRTUAL_KEY_PREFIX}${id}_${secret}`;
+  const secretHash = await bcrypt.hash(secret, BCRYPT_COST);
+  const row = await change(
+    ctx,
+    { action: 'virtual_key.rotate', cerbosAction: 'rotate', resource: { kind: 'virtual_key', id, orgId: existing.org_id, ownerUserId: existing.owner_user_id }, hideAs: keyNotFound(id) },
+    async (tx) => {
+      // Read again under the row lock: a concurrent rotation or revocation is seen, not overwritten.
+      const [current] = await tx.select().from(virtualKeys).where(eq(virtualKeys.id, id)).for('update');
+      const status = keyStatus(current!);
+      if (status !== 'active') {
+        throw new GatewayError('invalid_request', `Virtual key ${id} is ${status}; only an active key can be rotated.`, { code: `key_${status}` });
+      }
+      const graceUntil = graceSeconds > 0 ? sql`now() + make_interval(secs => ${graceSeconds})` : null;
+      const [updated] = await tx
+        .update(virtualKeys)
+        .set({
+          secret_hash: secretHash,
+          previous_secret_hash: graceSeconds > 0 ? current!.secret_hash : null,
+          previous_secret_expires_at: graceUntil,
+          rotated_at: sql`now()`,
+          version: sql`${virtualKeys.version} + 1`,
+        })
+        .where(eq(virtualKeys.id, id))
+        .returning();
+      return { result: updated! };
+    },
+  );
+  // The new secret is committed: it is returned even if the edge write failed (it is then refused
+  // at the edge, fail closed, until kv:rebuild publishes it — as for a new key), because failing
+  // here would lose the only copy of it.
+  const published = await publishToEdge(`vk:${id}`, ctx.meta.requestId, () => syncVirtualKey(ctx.env.ROUTERO_KV, row));
+  return {
+    ...publicVirtualKey(row),
+    key,
+    grace_seconds: graceSeconds,
+    ...(published ? {} : { warning: 'The edge was not updated yet: the new key is refused until `npm run kv:rebuild` publishes it.' }),
+  };
 }
 
 // ── maintenance ──

@@ -3,6 +3,8 @@ export interface AdminEnv {
   // ── bindings ──
   /** Edge read model, written after every Postgres change. */
   ROUTERO_KV: KVNamespace;
+  /** The gateway Worker through a service binding: internal calls with a signed service token. */
+  GATEWAY?: Fetcher;
   // ── secrets ──
   /** Bearer token for the management API (`wrangler secret put MASTER_KEY`). */
   MASTER_KEY?: string;
@@ -12,6 +14,8 @@ export interface AdminEnv {
   DATABASE_URL?: string;
   /** Signs admin UI session tokens and CSRF tokens; at least 32 characters. */
   SESSION_SIGNING_KEY?: string;
+  /** EC P-256 private JWK (with a kid) that signs internal service tokens to the gateway. */
+  INTERNAL_TOKEN_SIGNING_KEY?: string;
   // ── vars ──
   /** Local development only: host:port of the WebSocket-to-TCP proxy in front of Postgres. */
   NEON_WS_PROXY?: string;

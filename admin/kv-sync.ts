@@ -21,6 +21,10 @@ export function toVirtualKeyRecord(row: VirtualKeyRow): VirtualKeyRecord {
     expires_at: row.expires_at?.toISOString() ?? null,
     revoked_at: row.revoked_at?.toISOString() ?? null,
     version: row.version,
+    // Only while a rotation's grace period lasts; afterwards the hash leaves the edge too.
+    ...(row.previous_secret_hash && row.previous_secret_expires_at && row.previous_secret_expires_at.getTime() > Date.now()
+      ? { previous_secret_hash: row.previous_secret_hash, previous_secret_expires_at: row.previous_secret_expires_at.toISOString() }
+      : {}),
   };
 }
 

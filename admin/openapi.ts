@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { quarantineQuerySchema } from './api/quarantine';
 import { createOidcConnectionSchema } from './domain/sso-connections';
-import { auditLogQuerySchema, createApiTokenSchema, createKeySchema, createOrgSchema, createProviderKeySchema, eventsQuerySchema, listQuerySchema, usageQuerySchema } from './schemas';
+import { auditLogQuerySchema, createApiTokenSchema, createKeySchema, createOrgSchema, createProviderKeySchema, eventsQuerySchema, listQuerySchema, rotateKeySchema, usageQuerySchema } from './schemas';
 
 interface Operation {
   summary: string;
@@ -57,12 +57,19 @@ export function buildOpenApi() {
         get: op('List provider keys (last four characters only)', { parameters: queryParams(listQuerySchema) }),
       },
       '/api/v1/provider-keys/{id}': { delete: op('Delete a provider key', { parameters: idParam('id') }) },
+      '/api/v1/provider-keys/{id}/test': {
+        post: op('Test connection: a minimal authenticated call to the provider through the gateway (ok, upstream status, latency, redacted error; never the key)', { parameters: idParam('id') }),
+      },
       '/api/v1/keys': {
         post: op('Create a virtual key; the plaintext key is in the response, this once', { requestBody: body(createKeySchema) }, '201'),
         get: op('List virtual keys', { parameters: queryParams(listQuerySchema) }),
       },
       '/api/v1/keys/{id}': { get: op('Get a virtual key (never its hash)', { parameters: idParam('id') }) },
       '/api/v1/keys/{id}/revoke': { post: op('Revoke a virtual key', { parameters: idParam('id') }) },
+      '/api/v1/keys/{id}/rotate': {
+        post: op('Rotate a virtual key: a new secret for the same key, in the response this once; the old secret works for grace_seconds more', { parameters: idParam('id'), requestBody: body(rotateKeySchema) }),
+      },
+      '/api/v1/health/deep': { get: op("The gateway's deep health check through the service binding: KV, Cerbos, KEKs, each provider key's reachability") },
       '/api/v1/usage': { get: op('Requests, tokens and cost, grouped by model, key or day', { parameters: queryParams(usageQuerySchema) }) },
       '/api/v1/events': { get: op('Metadata events, newest first, with a cursor', { parameters: queryParams(eventsQuerySchema) }) },
       '/api/v1/audit-log': { get: op('The admin audit log, newest first, with a cursor', { parameters: queryParams(auditLogQuerySchema) }) },

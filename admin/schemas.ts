@@ -18,6 +18,18 @@ export const textField = (max: number) =>
   z.string({ error: 'is required' }).max(max, `must be at most ${max} characters`).refine(NO_NUL, 'must not contain NUL characters');
 const nameField = textField(200).transform((v) => v.trim()).pipe(z.string().min(1, 'must not be empty'));
 
+/** Longest grace period of a rotation: the old secret keeps working at most this long (7 days). */
+export const MAX_ROTATION_GRACE_SECONDS = 7 * 24 * 3600;
+
+/** POST /keys/:id/rotate — how long the replaced secret keeps working (0 = refused at once). */
+export const rotateKeySchema = z.strictObject({
+  grace_seconds: z
+    .number({ error: 'is required: seconds the old secret keeps working (0 to 604800)' })
+    .int('must be a whole number of seconds')
+    .min(0, 'must be at least 0')
+    .max(MAX_ROTATION_GRACE_SECONDS, `must be at most ${MAX_ROTATION_GRACE_SECONDS} (7 days)`),
+});
+
 /** A virtual key id (the `<id>` in `rto_<id>_<secret>`). */
 export const virtualKeyIdField = z.string().regex(/^[a-z2-7]{16}$/, 'must be a virtual key id (16 characters a–z, 2–7)');
 

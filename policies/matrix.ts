@@ -33,6 +33,8 @@ export const ROLE_ACTION_MATRIX = {
     read: ['platform_admin', 'org_admin', 'auditor'],
     create: ['platform_admin', 'org_admin'],
     delete: ['platform_admin', 'org_admin'],
+    // "Test connection": a call through the gateway with the key (never shown); those who manage keys.
+    test: ['platform_admin', 'org_admin'],
   },
   virtual_key: {
     list: ['platform_admin', 'org_admin', 'auditor', 'developer:own'],
@@ -70,6 +72,8 @@ export const ROLE_ACTION_MATRIX = {
   system: {
     rebuild_kv: ['platform_admin'],
     reencrypt: ['platform_admin'],
+    // The gateway's deep health check (KV, Cerbos, KEKs, every provider key's reachability).
+    health: ['platform_admin'],
   },
 } as const satisfies Record<string, Record<string, readonly string[]>>;
 

@@ -43,6 +43,12 @@ export interface StackOptions {
   masterKey?: string;
   /** TEST ONLY: enables the admin Worker's `POST /ui/test-login` (ROUTERO_TEST_LOGIN); never for npm start. */
   testLogin?: boolean;
+  /**
+   * TEST ONLY: sets the gateway's ROUTERO_TEST_CLOCK, which lets a request name the time virtual-key
+   * checks use (`x-routero-test-now`), so tests cross a rotation grace period without sleeping.
+   * Honoured only outside production (ROUTERO_ENV=development/test); never for npm start.
+   */
+  testClock?: boolean;
   /** Extra variables for the gateway Worker only (e.g. short upstream timeouts in tests). */
   gatewayVars?: Record<string, string>;
   /** Extra variables for the admin Worker only (e.g. MASTER_KEY_UI_LOGIN=false in a test). */
@@ -216,7 +222,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const gatewayConfig = writeDevConfig(devDir, 'gateway', path.join(ROOT, 'wrangler.toml'), {
       ...common,
       ROUTERO_KEKS: secrets.ROUTERO_KEKS,
+      INTERNAL_TOKEN_PUBLIC_KEYS: secrets.INTERNAL_TOKEN_PUBLIC_KEYS,
       ROUTERO_ENV: 'development',
+      ...(opts.testClock ? { ROUTERO_TEST_CLOCK: 'true' } : {}),
       KEY_CACHE_TTL_SECONDS: String(opts.keyCacheTtlSeconds ?? 30),
       POLICY_CACHE_TTL_SECONDS: String(opts.policyCacheTtlSeconds ?? 10),
       ...opts.gatewayVars,
@@ -226,6 +234,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       MASTER_KEY: secrets.MASTER_KEY,
       ROUTERO_KEKS: secrets.ROUTERO_KEKS,
       SESSION_SIGNING_KEY: secrets.SESSION_SIGNING_KEY,
+      INTERNAL_TOKEN_SIGNING_KEY: secrets.INTERNAL_TOKEN_SIGNING_KEY,
       DATABASE_URL: databaseUrl,
       NEON_WS_PROXY: `127.0.0.1:${proxyPort}`,
       ...(opts.testLogin ? { ROUTERO_TEST_LOGIN: 'true' } : {}),

@@ -13,6 +13,12 @@ export interface Env {
   // ── secrets ──
   /** Versioned key-encryption keys, "1:<base64 32 bytes>,2:<…>"; the highest version is active. */
   ROUTERO_KEKS?: string;
+  /**
+   * JWK Set of the EC P-256 public keys that verify internal service tokens from the admin Worker
+   * (lib/auth/service-token.ts). Public, but kept as a secret so it is set with the other keys.
+   * Without it the internal routes answer 503; inference is unaffected.
+   */
+  INTERNAL_TOKEN_PUBLIC_KEYS?: string;
   // ── vars ──
   /** Base URL of the Cerbos policy decision point, e.g. http://127.0.0.1:3592. */
   CERBOS_URL?: string;
@@ -32,6 +38,12 @@ export interface Env {
   ROUTERO_ENV?: string;
   /** "true" adds `Server-Timing: auth;desc="cache|bcrypt"` to answers (benchmarks); off by default. */
   EXPOSE_SERVER_TIMING?: string;
+  /**
+   * TEST ONLY: "true" lets a request name the time virtual-key checks use (`x-routero-test-now`,
+   * ms since the epoch), so tests cross a rotation grace period without sleeping. Ignored in
+   * production (ROUTERO_ENV unset or "production").
+   */
+  ROUTERO_TEST_CLOCK?: string;
   /** How long to wait for a provider's response headers, ms (default 600000: the SDKs' own 10 minutes). */
   UPSTREAM_HEADER_TIMEOUT_MS?: string;
   /** How long a provider may send nothing once its response started, ms (default 300000). */

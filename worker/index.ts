@@ -11,12 +11,15 @@ import { keyAuth, type KeyAuthVariables } from './middleware/key-auth';
 import { requestContext, wireFormatFor, type RequestContextVariables } from './middleware/request-context';
 import { inferenceHandler } from './pipeline';
 import { RouteStore } from './pipeline/plan';
+import { internalRoutes } from './routes/internal';
 import { listModels } from './routes/models';
 import { ProviderKeyStore } from './upstream';
 import { auditErrorType } from './pipeline/attempts';
 
-export function createGateway() {
+/** `now` is the clock of key and service-token checks (tests inject one; the Worker uses Date.now). */
+export function createGateway(opts: { now?: () => number } = {}) {
   const app = new Hono<{ Bindings: Env; Variables: RequestContextVariables & KeyAuthVariables }>();
+  const providerKeys = new ProviderKeyStore();
 
   app.get('/healthz', async (c) => {
     try {
@@ -29,8 +32,10 @@ export function createGateway() {
     return c.json({ status: 'ok' }, 200, { 'cache-control': 'no-store' });
   });
 
-  app.use('/v1/*', requestContext(), keyAuth());
-  const providerKeys = new ProviderKeyStore();
+  // Internal routes (admin Worker through its service binding, signed service token only).
+  app.route('/', internalRoutes(providerKeys, opts));
+
+  app.use('/v1/*', requestContext(), keyAuth(opts));
   const routes = new RouteStore();
   app.post('/v1/chat/completions', inferenceHandler('chat_completions', providerKeys, routes));
   app.post('/v1/messages', inferenceHandler('messages', providerKeys, routes));

@@ -4,6 +4,7 @@ import * as actions from '../actions';
 import { verifyAuditChain } from '../audit-log';
 import { planFilter } from '../auth/plan';
 import { authorize } from '../domain/change';
+import { deepHealth, testProviderKeyConnection } from '../domain/gateway-checks';
 import { createApiToken, listApiTokens, revokeApiToken } from '../domain/api-tokens';
 import { addMember, changeMemberRole, listMembers, reactivateUser, removeMember, suspendUser } from '../domain/users';
 import { actionContext, type AdminVariables } from '../middleware';
@@ -23,6 +24,7 @@ import {
   createProviderKeySchema,
   eventsQuerySchema,
   listQuerySchema,
+  rotateKeySchema,
   usageQuerySchema,
   uuidField,
   virtualKeyIdField,
@@ -71,6 +73,9 @@ export const API_ROUTES: AdminRoute<E>[] = [
   route('GET', '/provider-keys', 'provider_key', 'list', async (c) =>
     c.json({ data: await actions.listProviderKeys(actionContext(c), parseQuery(c, listQuerySchema).org_id) }),
   ),
+  route('POST', '/provider-keys/:id/test', 'provider_key', 'test', async (c) =>
+    c.json(await testProviderKeyConnection(actionContext(c), providerKeyParam(c.req.param('id'))), 200, { 'cache-control': 'no-store' }),
+  ),
   route('DELETE', '/provider-keys/:id', 'provider_key', 'delete', async (c) => c.json(await actions.deleteProviderKey(actionContext(c), providerKeyParam(c.req.param('id'))))),
 
   route('POST', '/keys', 'virtual_key', 'create', async (c) => {
@@ -80,6 +85,11 @@ export const API_ROUTES: AdminRoute<E>[] = [
   route('GET', '/keys', 'virtual_key', 'list', async (c) => c.json({ data: await actions.listVirtualKeys(actionContext(c), parseQuery(c, listQuerySchema).org_id) })),
   route('GET', '/keys/:id', 'virtual_key', 'read', async (c) => c.json(await actions.findVirtualKey(actionContext(c), keyParam(c.req.param('id'))))),
   route('POST', '/keys/:id/revoke', 'virtual_key', 'revoke', async (c) => c.json(await actions.revokeVirtualKey(actionContext(c), keyParam(c.req.param('id'))))),
+  route('POST', '/keys/:id/rotate', 'virtual_key', 'rotate', async (c) => {
+    const id = keyParam(c.req.param('id'));
+    const { grace_seconds } = await parseBody(c, rotateKeySchema);
+    return c.json(await actions.rotateVirtualKey(actionContext(c), id, grace_seconds), 200, { 'cache-control': 'no-store' });
+  }),
 
   route('GET', '/usage', 'usage', 'read', async (c) => {
     const q = parseQuery(c, usageQuerySchema);
@@ -113,6 +123,7 @@ export const API_ROUTES: AdminRoute<E>[] = [
     return c.json(await listQuarantine(c.var.db, q));
   }),
 
+  route('GET', '/health/deep', 'system', 'health', async (c) => c.json(await deepHealth(actionContext(c)), 200, { 'cache-control': 'no-store' })),
   route('POST', '/admin/rebuild-kv', 'system', 'rebuild_kv', async (c) => c.json(await actions.rebuildKvAction(actionContext(c)))),
   route('POST', '/admin/reencrypt-provider-keys', 'system', 'reencrypt', async (c) => c.json(await actions.reencryptProviderKeys(actionContext(c)))),
 

@@ -118,6 +118,13 @@ export const virtualKeys = pgTable(
     expires_at: timestamp('expires_at', { withTimezone: true }),
     revoked_at: timestamp('revoked_at', { withTimezone: true }),
     version: integer('version').notNull().default(1),
+    /**
+     * Rotation (POST /api/v1/keys/:id/rotate): bcrypt hash of the secret the last rotation replaced,
+     * accepted at the gateway until previous_secret_expires_at; null without a grace period.
+     */
+    previous_secret_hash: text('previous_secret_hash'),
+    previous_secret_expires_at: timestamp('previous_secret_expires_at', { withTimezone: true }),
+    rotated_at: timestamp('rotated_at', { withTimezone: true }),
     /** The person who made the key; null for keys made with the master key or an API token. */
     owner_user_id: uuid('owner_user_id').references(() => users.id),
     created_at: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),

@@ -36,8 +36,8 @@ button.danger { background:var(--bad); border-color:var(--bad); }
 .secret code { font-size:15px; padding:8px 10px; background:#0f172a; color:#e2e8f0; border-radius:6px; user-select:all; overflow-wrap:anywhere; }
 .muted { color:var(--muted); }
 .badge { display:inline-block; padding:1px 8px; border-radius:10px; font-size:12px; border:1px solid var(--line); }
-.badge.active, .badge.allowed { color:var(--ok); border-color:#abefc6; }
-.badge.revoked, .badge.expired, .badge.denied, .badge.failed { color:var(--bad); border-color:#fecdca; }
+.badge.active, .badge.allowed, .badge.ok { color:var(--ok); border-color:#abefc6; }
+.badge.revoked, .badge.expired, .badge.denied, .badge.failed, .badge.degraded { color:var(--bad); border-color:#fecdca; }
 .filters { display:flex; gap:10px; flex-wrap:wrap; align-items:end; margin-bottom:12px; }
 .filters label { margin:0 0 2px; font-size:12px; }
 .filters select, .filters input { width:auto; }

@@ -27,6 +27,13 @@ export const virtualKeyRecordSchema = z.object({
   revoked_at: z.nullable(z.string()),
   /** Bumped on every change; part of the Cerbos decision-cache key. */
   version: z.int(),
+  /**
+   * After a rotation: bcrypt hash of the secret it replaced, accepted until
+   * `previous_secret_expires_at` (ISO 8601), then refused. Absent (records written before
+   * rotation existed) or null: no previous secret.
+   */
+  previous_secret_hash: z.optional(z.nullable(z.string())),
+  previous_secret_expires_at: z.optional(z.nullable(z.string())),
 });
 export type VirtualKeyRecord = z.infer<typeof virtualKeyRecordSchema>;
 

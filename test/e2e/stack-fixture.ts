@@ -27,7 +27,7 @@ export interface E2E {
   close(): Promise<void>;
 }
 
-export async function startE2E(opts: { testLogin?: boolean; gatewayVars?: Record<string, string>; adminVars?: Record<string, string> } = {}): Promise<E2E> {
+export async function startE2E(opts: { testLogin?: boolean; testClock?: boolean; gatewayVars?: Record<string, string>; adminVars?: Record<string, string> } = {}): Promise<E2E> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'routero-e2e-'));
   const persistDir = path.join(tmp, 'wrangler-state');
   const logs: string[] = [];
@@ -65,6 +65,7 @@ export async function startE2E(opts: { testLogin?: boolean; gatewayVars?: Record
     keyCacheTtlSeconds,
     policyCacheTtlSeconds: 1,
     testLogin: opts.testLogin,
+    testClock: opts.testClock,
     gatewayVars: opts.gatewayVars,
     adminVars: opts.adminVars,
     onLog: (source, line) => logs.push(`[${source}] ${line}`),

@@ -4,6 +4,9 @@
  * gateway sent the decrypted provider key. Behaviour is chosen by the model name:
  *   fail-429 / fail-500 / fail-401 → that error;  redirect → a 302;  slow-… → chunks 300 ms apart;
  *   anything else → an answer.
+ * A provider key starting with `sk-bad` is refused (401, the provider's documented error), and
+ * `GET /v1/models` lists models (OpenAI "List models", Anthropic "List Models"): what
+ * "Test connection" calls.
  * Streams send their chunks `gapMs` apart so tests can see that bytes are not buffered.
  */
 import http from 'node:http';
@@ -20,6 +23,9 @@ export interface FakeProvider {
   received: ReceivedRequest[];
   close(): Promise<void>;
 }
+
+/** Keys the fakes refuse, as a provider refuses a revoked or mistyped key. */
+export const BAD_PROVIDER_KEY_PREFIX = 'sk-bad';
 
 const WORDS = ['The', ' quick', ' brown', ' fox', ' jumps', '.'];
 
@@ -80,6 +86,19 @@ export async function startFakeOpenAI(opts: { gapMs?: number } = {}): Promise<Fa
   const gapMs = opts.gapMs ?? 5;
   return listen(async (req, res) => {
     const { body, model } = await receive(req, received);
+    const auth = String(req.headers.authorization ?? '');
+    if (auth.startsWith(`Bearer ${BAD_PROVIDER_KEY_PREFIX}`)) {
+      // OpenAI's 401 quotes the key, masked: the gateway must never pass this text on.
+      const key = auth.slice(7);
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: `Incorrect API key provided: ${key.slice(0, 8)}***********${key.slice(-4)}. You can find your API key at https://platform.openai.com/account/api-keys.`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' } }));
+      return;
+    }
+    if (req.url === '/v1/models' && req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'req_fake123' });
+      res.end(JSON.stringify({ object: 'list', data: [{ id: 'gpt-4o-mini', object: 'model', created: 1_721_172_741, owned_by: 'system' }] }));
+      return;
+    }
     if (req.url !== '/v1/chat/completions' || req.method !== 'POST') {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { message: `Unknown path ${req.url}`, type: 'invalid_request_error', param: null, code: 'unknown_url' } }));
@@ -152,6 +171,16 @@ export async function startFakeAnthropic(opts: { gapMs?: number } = {}): Promise
   return listen(async (req, res) => {
     const { body, model } = await receive(req, received);
     const fail = /^fail-(\d{3})$/.exec(model);
+    if (String(req.headers['x-api-key'] ?? '').startsWith(BAD_PROVIDER_KEY_PREFIX)) {
+      res.writeHead(401, { 'content-type': 'application/json', 'request-id': 'req_fakeant' });
+      res.end(JSON.stringify({ type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } }));
+      return;
+    }
+    if (req.url === '/v1/models?limit=1' && req.method === 'GET' && req.headers['anthropic-version']) {
+      res.writeHead(200, { 'content-type': 'application/json', 'request-id': 'req_fakeant' });
+      res.end(JSON.stringify({ data: [{ type: 'model', id: 'claude-sonnet-4-5', display_name: 'Claude Sonnet 4.5', created_at: '2025-09-29T00:00:00Z' }], has_more: true, first_id: 'claude-sonnet-4-5', last_id: 'claude-sonnet-4-5' }));
+      return;
+    }
     if (req.url !== '/v1/messages' || !req.headers['x-api-key'] || !req.headers['anthropic-version']) {
       res.writeHead(400, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: 'bad request to fake' } }));

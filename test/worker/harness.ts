@@ -19,7 +19,7 @@ export interface Harness {
   open(path: string, init: { json: unknown; key: string }): Promise<{ res: Response; settle(): Promise<void> }>;
 }
 
-export function harness(overrides: Partial<Record<keyof Env, unknown>> = {}): Harness {
+export function harness(overrides: Partial<Record<keyof Env, unknown>> = {}, gatewayOpts: { now?: () => number } = {}): Harness {
   const events: AuditEvent[] = [];
   const logs: string[] = [];
   const queue = {
@@ -31,7 +31,7 @@ export function harness(overrides: Partial<Record<keyof Env, unknown>> = {}): Ha
     },
   };
   const testEnv = { ...(env as unknown as Env), AUDIT_QUEUE: queue as unknown as Queue<AuditEvent>, ...overrides } as Env;
-  const app = createGateway();
+  const app = createGateway(gatewayOpts);
   return {
     env: testEnv,
     events,

@@ -36,6 +36,11 @@ export interface ProviderAdapter {
   framing: 'sse' | 'aws-eventstream';
   /** Async, so a signature over the final request (SigV4) fits. */
   buildRequest(args: BuildRequestArgs): UpstreamCall | Promise<UpstreamCall>;
+  /**
+   * The cheapest authenticated call the provider answers ("Test connection", deep health): lists
+   * models, costs no tokens. Absent for providers that need no key.
+   */
+  probe?(args: { apiKey: string | null; baseUrl: string }): UpstreamCall & { method: 'GET' };
   /** A provider answered in-process (the mock) instead of over the network. */
   localFetch?: (call: UpstreamCall, format: UpstreamFormat) => Promise<Response>;
 }

@@ -10,7 +10,7 @@ import { planFilter } from '../../auth/plan';
 import { actionContext } from '../../middleware';
 import { eventVisibility, lastUsedByKey, listEvents } from '../../queries';
 import { route, type AdminRoute } from '../../route-table';
-import { createKeySchema, listQuerySchema } from '../../schemas';
+import { createKeySchema, listQuerySchema, rotateKeySchema } from '../../schemas';
 import { parseWith } from '../../validation';
 import { can, orgsWhereCreate, withAnswers } from '../can';
 import { EventsTable } from '../events-table';
@@ -25,6 +25,18 @@ const keyParam = (c: UiContext) => c.req.param('id') ?? '';
 async function mayRevoke(c: UiContext, key: { id: string; org_id: string }, owner: string | null | undefined) {
   return can(c, { kind: 'virtual_key', id: key.id, orgId: key.org_id, ownerUserId: owner ?? null }, 'revoke');
 }
+
+async function mayRotate(c: UiContext, key: { id: string; org_id: string }, owner: string | null | undefined) {
+  return can(c, { kind: 'virtual_key', id: key.id, orgId: key.org_id, ownerUserId: owner ?? null }, 'rotate');
+}
+
+/** Grace periods offered in the UI (the API takes any number of seconds up to 7 days). */
+const GRACE_CHOICES: Array<[number, string]> = [
+  [0, 'none: the old secret stops at once'],
+  [3600, '1 hour'],
+  [24 * 3600, '24 hours'],
+  [7 * 24 * 3600, '7 days'],
+];
 
 async function keysPage(c: UiContext) {
   const ctx = actionContext(c);
@@ -133,14 +145,29 @@ async function keyPage(c: UiContext) {
   const key = await actions.findVirtualKey(ctx, keyParam(c));
   const events = await listEvents(c.var.db, { key_id: key.id, limit: 20 }, await planFilter(ctx, 'event', 'list', eventVisibility));
   const owner = (await keyOwners(c.var.db, [key.id])).get(key.id);
-  const [orgs, revocable] = await Promise.all([orgNames(c.var.db, [key.org_id]), key.status === 'active' ? mayRevoke(c, key, owner) : false]);
+  const [orgs, revocable, rotatable] = await Promise.all([
+    orgNames(c.var.db, [key.org_id]),
+    key.status === 'active' ? mayRevoke(c, key, owner) : false,
+    key.status === 'active' ? mayRotate(c, key, owner) : false,
+  ]);
   const totals = events.data.reduce((a, e) => ({ tokens: a.tokens + (e.input_tokens ?? 0) + (e.output_tokens ?? 0), cost: a.cost + (e.cost_usd ?? 0) }), { tokens: 0, cost: 0 });
   return c.html(
     <Layout title={`Virtual key: ${key.name}`} page={c.var.page}>
       <div class="card">
         <p>id <code>{key.id}</code> · <Badge value={key.status} /> · created {fmtTime(key.created_at)} · expires {fmtTime(key.expires_at)}</p>
         <p>Models: {key.models.join(', ')} · Networks: {key.cidrs.length ? key.cidrs.join(', ') : 'any'}</p>
-        {revocable ? <p><a class="button secondary" href={`/ui/keys/${key.id}/revoke`}>Revoke…</a></p> : null}
+        {key.rotated_at ? (
+          <p data-testid="rotation">
+            {`Secret rotated ${fmtTime(key.rotated_at)}`}
+            {key.previous_secret_expires_at ? ` · the previous secret works until ${fmtTime(key.previous_secret_expires_at)}` : ''}
+          </p>
+        ) : null}
+        {revocable || rotatable ? (
+          <p>
+            {rotatable ? <a class="button secondary" href={`/ui/keys/${key.id}/rotate`}>Rotate secret…</a> : null}{' '}
+            {revocable ? <a class="button secondary" href={`/ui/keys/${key.id}/revoke`}>Revoke…</a> : null}
+          </p>
+        ) : null}
       </div>
       <h2>Recent usage</h2>
       <p class="muted">{`Last ${events.data.length} requests: ${totals.tokens} tokens, ${fmtCost(totals.cost)}`}</p>
@@ -166,12 +193,66 @@ async function revokeConfirmPage(c: UiContext) {
   );
 }
 
+async function rotatePage(c: UiContext, error: string | null = null, status: ContentfulStatusCode = 200) {
+  const key = await actions.findVirtualKey(actionContext(c), keyParam(c));
+  const owner = (await keyOwners(c.var.db, [key.id])).get(key.id);
+  if (!(await mayRotate(c, key, owner))) throw new GatewayError('permission', 'You may not rotate this virtual key.');
+  return c.html(
+    <Layout title="Rotate virtual key" page={c.var.page}>
+      <div class="card">
+        <ErrorBox message={error} />
+        <p>
+          Rotate <b>{key.name}</b> (<code>{key.id}</code>)? It gets a new secret, shown once; its id, models, networks, owner and usage
+          history stay. The current secret keeps working for the grace period you choose, so applications can switch without an outage.
+        </p>
+        <form method="post" action={`/ui/keys/${key.id}/rotate`}>
+          <Csrf token={c.var.page.csrf} />
+          <label for="r-grace">The current secret keeps working for</label>
+          <select id="r-grace" name="grace_seconds">{GRACE_CHOICES.map(([v, l]) => <option value={String(v)} selected={v === 3600}>{l}</option>)}</select>
+          <p><button type="submit">Rotate secret</button> <a href={`/ui/keys/${key.id}`}>Cancel</a></p>
+        </form>
+      </div>
+    </Layout>,
+    status,
+  );
+}
+
+async function rotateKey(c: UiContext) {
+  const form = await formOf(c);
+  const parsed = parse(rotateKeySchema, { grace_seconds: /^\d{1,7}$/.test(form.grace_seconds ?? '') ? Number(form.grace_seconds) : form.grace_seconds });
+  if (!parsed.ok) return rotatePage(c, parsed.message, 400);
+  let rotated: Awaited<ReturnType<typeof actions.rotateVirtualKey>>;
+  try {
+    rotated = await actions.rotateVirtualKey(actionContext(c), keyParam(c), parsed.value.grace_seconds);
+  } catch (e) {
+    if (e instanceof GatewayError && (e.kind === 'not_found' || e.kind === 'permission')) throw e;
+    return rotatePage(c, problem(e), statusOf(e));
+  }
+  return c.html(
+    <Layout title="Your rotated virtual key" page={c.var.page}>
+      <div class="card">
+        <ShownOnce id="new-key" secret={rotated.key} what="key" />
+        {rotated.warning ? <div class="error" role="alert">{rotated.warning}</div> : null}
+        <p data-testid="grace">
+          {rotated.previous_secret_expires_at
+            ? `The previous secret keeps working until ${fmtTime(rotated.previous_secret_expires_at)}; after that it is refused.`
+            : 'The previous secret is refused from now on.'}
+        </p>
+        <p>Name: {rotated.name} · id <code>{rotated.id}</code> · models: {rotated.models.join(', ')}</p>
+        <p><a href={`/ui/keys/${rotated.id}`}>Back to the key</a></p>
+      </div>
+    </Layout>,
+  );
+}
+
 export const KEY_ROUTES: AdminRoute<UiEnv>[] = [
   route('GET', '/keys', 'virtual_key', 'list', keysPage),
   route('GET', '/keys/new', 'virtual_key', 'create', (c) => newKeyPage(c)),
   route('POST', '/keys', 'virtual_key', 'create', createKey),
   route('GET', '/keys/:id', 'virtual_key', 'read', keyPage),
   route('GET', '/keys/:id/revoke', 'virtual_key', 'revoke', revokeConfirmPage),
+  route('GET', '/keys/:id/rotate', 'virtual_key', 'rotate', (c) => rotatePage(c)),
+  route('POST', '/keys/:id/rotate', 'virtual_key', 'rotate', rotateKey),
   route('POST', '/keys/:id/revoke', 'virtual_key', 'revoke', async (c) => {
     await actions.revokeVirtualKey(actionContext(c), keyParam(c));
     return c.redirect('/ui/keys', 303);

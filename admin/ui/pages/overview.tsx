@@ -1,5 +1,11 @@
 /** UI page: the overview — requests, tokens, spend, errors and latency over a period; top models and keys. */
+import { inArray } from 'drizzle-orm';
+import { GatewayError } from '../../../lib/errors';
 import { planFilter } from '../../auth/plan';
+import { providerKeys } from '../../db/schema';
+import { deepHealth, type DeepHealth } from '../../domain/gateway-checks';
+import { can } from '../can';
+import { DeepHealthPanel } from '../gateway-checks';
 import { actionContext } from '../../middleware';
 import { eventVisibility, overviewSeries, topBy } from '../../queries';
 import { route, type AdminRoute } from '../../route-table';
@@ -23,6 +29,7 @@ async function overviewPage(c: UiContext) {
     topBy(c.var.db, from, to, 'key', allowed),
   ]);
   const names = await keyNames(c.var.db, keys.map((k) => k.name));
+  const health = await gatewayHealth(c);
   // Every bucket of the period, empty ones included, so the charts keep a steady time axis.
   const stepMs = bucket === 'hour' ? 3600_000 : 24 * 3600_000;
   const byKey = new Map(series.map((s) => [s.bucket, s]));
@@ -43,6 +50,20 @@ async function overviewPage(c: UiContext) {
   ];
   return c.html(
     <Layout title="Overview" page={c.var.page}>
+      {health.may ? (
+        health.error ? (
+          <div class="error" role="alert" data-testid="deep-health-error">{`Gateway health: ${health.error}`}</div>
+        ) : health.report ? (
+          <DeepHealthPanel health={health.report} keyNames={health.names} />
+        ) : (
+          <form class="filters" method="get" action="/ui">
+            <input type="hidden" name="period" value={period} />
+            <input type="hidden" name="health" value="deep" />
+            <button class="secondary" type="submit">Check gateway health</button>
+            <span class="muted">KV, Cerbos, key-encryption keys and every provider key, as the gateway sees them</span>
+          </form>
+        )
+      ) : null}
       <form class="filters" method="get" action="/ui">
         <div>
           <label for="period">Period</label>
@@ -80,6 +101,26 @@ async function overviewPage(c: UiContext) {
       </div>
     </Layout>,
   );
+}
+
+/**
+ * The gateway's deep health check, for those who may run it (system:health), when asked
+ * (`?health=deep`): it calls every provider once, so it does not run on every page view.
+ */
+async function gatewayHealth(c: UiContext): Promise<{ may: boolean; report?: DeepHealth; names: Map<string, string>; error?: string }> {
+  const names = new Map<string, string>();
+  if (!(await can(c, { kind: 'system', id: 'health' }, 'health'))) return { may: false, names };
+  if (c.req.query('health') !== 'deep') return { may: true, names };
+  try {
+    const report = await deepHealth(actionContext(c));
+    const ids = report.provider_keys.map((p) => p.provider_key_id);
+    if (ids.length) {
+      for (const row of await c.var.db.select({ id: providerKeys.id, name: providerKeys.name }).from(providerKeys).where(inArray(providerKeys.id, ids))) names.set(row.id, row.name);
+    }
+    return { may: true, report, names };
+  } catch (e) {
+    return { may: true, names, error: e instanceof GatewayError ? e.message : 'the check failed' };
+  }
 }
 
 export const OVERVIEW_ROUTES: AdminRoute<UiEnv>[] = [route('GET', '/', 'usage', 'read', overviewPage)];

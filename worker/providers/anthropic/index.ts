@@ -21,4 +21,11 @@ export const anthropicProvider: ProviderAdapter = {
     for (const [name, value] of allowedClientHeaders(clientHeaders, anthropicProvider.clientHeaders)) headers.set(name, value);
     return { url: `${baseUrl.replace(/\/+$/, '')}/v1/messages`, headers, body: JSON.stringify(body) };
   },
+  // GET /v1/models?limit=1 (API reference "List Models"): authenticated, free.
+  probe: ({ apiKey, baseUrl }) => ({
+    method: 'GET',
+    url: `${baseUrl.replace(/\/+$/, '')}/v1/models?limit=1`,
+    headers: new Headers({ 'x-api-key': apiKey ?? '', 'anthropic-version': DEFAULT_VERSION }),
+    body: '',
+  }),
 };

@@ -19,6 +19,13 @@ export function openaiCompatibleProvider(info: ProviderInfo): ProviderAdapter {
       for (const [name, value] of allowedClientHeaders(clientHeaders, adapter.clientHeaders)) headers.set(name, value);
       return { url: `${baseUrl.replace(/\/+$/, '')}/chat/completions`, headers, body: JSON.stringify(body) };
     },
+    // GET /v1/models (API reference "List models"): authenticated, free, answered by compatible servers too.
+    probe: ({ apiKey, baseUrl }) => ({
+      method: 'GET',
+      url: `${baseUrl.replace(/\/+$/, '')}/models`,
+      headers: new Headers({ authorization: `Bearer ${apiKey ?? ''}` }),
+      body: '',
+    }),
   };
   return adapter;
 }
