@@ -195,8 +195,33 @@ export async function putScimGroup(s: ScimContext, id: string, body: unknown) {
   return toScimGroup(row, (await membersOfGroups(s.ctx.db, [id])).get(id) ?? [], s.base);
 }
 
+/**
+ * Members are compared by `value` alone. Entra ID removes with `{"op":"Remove","path":"members",
+ * "value":[{"$ref":null,"value":"<id>"}]}`: compared as whole objects against our
+ * `{value, display, $ref}`, nothing would match and the person would keep the group's role. So the
+ * member objects on both sides are reduced to `{value}` before the patch is applied.
+ */
+export function memberValuesOnly(body: unknown): unknown {
+  if (!body || typeof body !== 'object' || !Array.isArray((body as { Operations?: unknown }).Operations)) return body;
+  const strip = (v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) && 'value' in v ? { value: (v as { value: unknown }).value } : v);
+  const Operations = ((body as { Operations: unknown[] }).Operations).map((op) => {
+    if (!op || typeof op !== 'object') return op;
+    const o = op as { path?: unknown; value?: unknown };
+    if (typeof o.path === 'string' && o.path.trim().toLowerCase() === 'members' && Array.isArray(o.value)) return { ...o, value: o.value.map(strip) };
+    if (o.path === undefined && o.value && typeof o.value === 'object' && !Array.isArray(o.value)) {
+      const value = Object.fromEntries(Object.entries(o.value).map(([k, v]) => [k, k.toLowerCase() === 'members' && Array.isArray(v) ? v.map(strip) : v]));
+      return { ...o, value };
+    }
+    return op;
+  });
+  return { ...(body as object), Operations };
+}
+
 export async function patchScimGroup(s: ScimContext, id: string, body: unknown, excluded?: string) {
-  const row = await replaceGroup(s, id, 'scim.group.patch', (current) => applyPatch(current, body, GROUP_ATTRIBUTES));
+  const row = await replaceGroup(s, id, 'scim.group.patch', (current) => {
+    const { members, ...rest } = current;
+    return applyPatch({ ...rest, members: (members ?? []).map((m) => ({ value: m.value })) }, memberValuesOnly(body), GROUP_ATTRIBUTES);
+  });
   return toScimGroup(row, wantsMembers(excluded) ? ((await membersOfGroups(s.ctx.db, [id])).get(id) ?? []) : null, s.base);
 }
 
