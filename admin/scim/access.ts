@@ -58,7 +58,7 @@ async function bumpVersion(tx: DbTransaction, userId: string): Promise<void> {
 }
 
 /** Whether this organisation alone decides the person's account status (see the header). */
-async function soleOrganisation(tx: DbTransaction, orgId: string, userId: string): Promise<boolean> {
+export async function soleOrganisation(tx: DbTransaction, orgId: string, userId: string): Promise<boolean> {
   const [user] = await tx.select({ platformAdmin: users.platform_admin }).from(users).where(eq(users.id, userId)).limit(1);
   if (!user || user.platformAdmin) return false;
   const elsewhere = await tx

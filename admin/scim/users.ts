@@ -11,7 +11,7 @@ import { findUserByEmail } from '../domain/users';
 import type { DbTransaction, Queryable } from '../db/client';
 import { scimGroupMembers, scimGroups, scimUsers, users } from '../db/schema';
 import { syncVirtualKey } from '../kv-sync';
-import { deprovision, syncActiveAccess, type Deprovisioned } from './access';
+import { deprovision, soleOrganisation, syncActiveAccess, type Deprovisioned } from './access';
 import type { ScimContext, Page } from './context';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, listResponse } from './discovery';
 import { scimBadRequest, scimNotFound } from './errors';
@@ -163,8 +163,12 @@ async function replaceUser(s: ScimContext, id: string, action: string, next: (cu
         const [taken] = await tx.select({ id: scimUsers.user_id }).from(scimUsers).where(and(eq(scimUsers.org_id, s.orgId), eq(scimUsers.user_name_key, key))).limit(1);
         if (taken) throw duplicateUserName(input.userName);
       }
-      await claimEmail(tx, s.orgId, email, id);
-      await tx.update(users).set({ email, display_name: displayNameOf(input, attributes) }).where(eq(users.id, id));
+      // The sign-in email is global: only an organisation that is the person's only one may change
+      // it, so one organisation's IdP cannot rename a person who also works in another.
+      if (await soleOrganisation(tx, s.orgId, id)) {
+        await claimEmail(tx, s.orgId, email, id);
+        await tx.update(users).set({ email, display_name: displayNameOf(input, attributes) }).where(eq(users.id, id));
+      }
       const active = input.active ?? current.active;
       const [row] = await tx
         .update(scimUsers)

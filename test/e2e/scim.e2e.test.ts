@@ -405,3 +405,38 @@ describe('SCIM filters, pagination, errors', () => {
     expect((await fetch(`${e2e.stack.adminUrl}/scim/v2/ServiceProviderConfig`)).status).toBe(401);
   });
 });
+
+describe('a person in two organisations', () => {
+  it("one organisation's IdP ends access there only: no global suspension, no email change, the other org's keys live", async () => {
+    const email = `carol@shared-${run}.test`;
+    expect((await e2e.admin('POST', `/orgs/${orgOkta}/members`, { email, role: 'developer' })).status).toBe(201);
+    const created = await scim(entraToken.token, 'POST', '/Users', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: email, emails: [{ type: 'work', value: email, primary: true }] });
+    expect(created.status, created.text).toBe(201);
+    const group = await scim(entraToken.token, 'POST', '/Groups', { displayName: `Shared auditors ${run}`, externalId: '6f1c2e0a-1b2c-4d3e-9f00-000000000001', members: [{ value: created.json.id }] });
+    expect(group.status, group.text).toBe(201);
+    expect(await roleIn(orgEntra, email)).toBe('auditor');
+    expect(await roleIn(orgOkta, email)).toBe('developer');
+
+    const session = (await login(email)).cookie!;
+    const oktaKey = await asCookie(session, 'POST', '/keys', { org_id: orgOkta, name: 'carol okta', models: ['mock/*'] });
+    expect(oktaKey.status, JSON.stringify(oktaKey.json)).toBe(201);
+    const entraKey = await e2e.admin('POST', '/keys', { org_id: orgEntra, name: 'carol entra', models: ['mock/*'] });
+    await e2e.query('update virtual_keys set owner_user_id = $1 where id = $2', [created.json.id, entraKey.json.id]);
+
+    const renamed = await scim(entraToken.token, 'PATCH', `/Users/${created.json.id}`, {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+      Operations: [{ op: 'Replace', path: 'emails[type eq "work"].value', value: `attacker-${run}@entra.test` }],
+    });
+    expect(renamed.status, renamed.text).toBe(200);
+    expect((await e2e.query<{ email: string }>('select email from users where id = $1', [created.json.id]))[0]!.email).toBe(email);
+
+    const off = await scim(entraToken.token, 'PATCH', `/Users/${created.json.id}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'Replace', path: 'active', value: 'False' }] });
+    expect(off.status, off.text).toBe(200);
+    expect((await e2e.query<{ status: string }>('select status from users where id = $1', [created.json.id]))[0]!.status).toBe('active');
+    expect(await roleIn(orgEntra, email)).toBeNull();
+    expect(await roleIn(orgOkta, email)).toBe('developer');
+    expect(await chat(entraKey.json.key)).toBe(401);
+    expect(await chat(oktaKey.json.key)).toBe(200);
+    expect((await login(email)).status).toBe(200);
+  }, 60_000);
+});
