@@ -21,7 +21,6 @@ export const DEFAULT_PAGE_SIZE = 100;
 export function serviceProviderConfig(base: string) {
   return {
     schemas: [SCHEMA.serviceProviderConfig],
-    documentationUri: `${base.replace(/\/scim\/v2$/, '')}/ui/api#scim`,
     patch: { supported: true },
     bulk: { supported: false, maxOperations: 0, maxPayloadSize: 0 },
     filter: { supported: true, maxResults: MAX_PAGE_SIZE },
