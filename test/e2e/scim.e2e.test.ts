@@ -403,6 +403,10 @@ describe('SCIM filters, pagination, errors', () => {
     expect((schemas.json.Resources as Json[]).map((s) => s.id)).toContain('urn:ietf:params:scim:schemas:core:2.0:User');
     expect((await scim(T(), 'GET', '/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group')).json.name).toBe('Group');
     expect((await fetch(`${e2e.stack.adminUrl}/scim/v2/ServiceProviderConfig`)).status).toBe(401);
+    // An admin credential is no SCIM token.
+    const master = await fetch(`${e2e.stack.adminUrl}/scim/v2/Users`, { headers: { authorization: `Bearer ${e2e.stack.masterKey}` } });
+    expect(master.status).toBe(401);
+    expect(master.headers.get('content-type')).toMatch(/^application\/scim\+json/);
   });
 });
 
