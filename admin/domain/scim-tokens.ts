@@ -54,13 +54,14 @@ export async function createScimToken(ctx: ActionContext, orgId: string, input: 
   return { ...publicScimToken(row), token };
 }
 
-export async function listScimTokens(ctx: ActionContext, orgId: string) {
-  await authorize(ctx, { kind: 'scim_token', orgId }, 'list');
+/** One organisation's tokens (a 403 if the caller may not list there), or every token the caller may see. */
+export async function listScimTokens(ctx: ActionContext, orgId?: string) {
+  if (orgId) await authorize(ctx, { kind: 'scim_token', orgId }, 'list');
   const allowed = await planFilter(ctx, 'scim_token', 'list', { org_id: scimTokens.org_id });
   const rows = await ctx.db
     .select()
     .from(scimTokens)
-    .where(and(allowed, eq(scimTokens.org_id, orgId)))
+    .where(and(allowed, orgId ? eq(scimTokens.org_id, orgId) : undefined))
     .orderBy(desc(scimTokens.created_at));
   return rows.map(publicScimToken);
 }

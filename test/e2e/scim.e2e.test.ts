@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import OpenAI from 'openai';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startE2E, type E2E, type Json } from './stack-fixture';
 
@@ -442,5 +443,57 @@ describe('a person in two organisations', () => {
     expect(await chat(entraKey.json.key)).toBe(401);
     expect(await chat(oktaKey.json.key)).toBe(200);
     expect((await login(email)).status).toBe(200);
+  }, 60_000);
+});
+
+describe('SCIM page in the admin UI (headless Chromium)', () => {
+  it('an org_admin creates a token (shown once), sees its last use, and revokes it; an auditor sees no form', async () => {
+    const lead = `lead@okta-${run}.test`;
+    const auditor = `auditor@okta-${run}.test`;
+    expect((await e2e.admin('POST', `/orgs/${orgOkta}/members`, { email: lead, role: 'org_admin' })).status).toBe(201);
+    expect((await e2e.admin('POST', `/orgs/${orgOkta}/members`, { email: auditor, role: 'auditor' })).status).toBe(201);
+    const browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const context = await browser.newContext();
+      expect((await context.request.post(`${e2e.stack.adminUrl}/ui/test-login`, { data: { email: lead } })).status()).toBe(200);
+      const page = await context.newPage();
+      page.on('dialog', (d) => void d.accept());
+      await page.goto(`${e2e.stack.adminUrl}/ui/scim`);
+      expect(await page.textContent('[data-testid=scim-base-url]')).toBe(`${e2e.stack.adminUrl}/scim/v2`);
+      await page.selectOption('#s-org', { label: 'SCIM Okta' });
+      await page.fill('#s-name', 'Okta from the UI');
+      await page.click('button:has-text("Create SCIM token")');
+      await page.locator('[data-testid=new-scim-token]').waitFor();
+      const token = (await page.textContent('[data-testid=new-scim-token]'))!.trim();
+      expect(token).toMatch(/^rtsc_[a-z2-7]{16}_[A-Za-z0-9]{43}$/);
+      const id = token.split('_')[1]!;
+      expect((await scim(token, 'GET', '/Users?count=1')).status).toBe(200);
+
+      await page.goto(`${e2e.stack.adminUrl}/ui/scim`);
+      const row = page.locator(`tr[data-token-id="${id}"]`);
+      expect(await row.textContent()).toContain('Okta from the UI');
+      expect(await page.content()).not.toContain(token.split('_')[2]!);
+      const lastUsed = (await e2e.query<{ last_used_at: Date | null }>('select last_used_at from scim_tokens where id = $1', [id]))[0]!.last_used_at;
+      expect(lastUsed).not.toBeNull();
+      await row.locator('button:has-text("Revoke")').click();
+      await page.waitForURL((u) => u.pathname === '/ui/scim');
+      expect(await page.locator(`tr[data-token-id="${id}"]`).textContent()).toContain('revoked');
+      expect((await scim(token, 'GET', '/Users')).status).toBe(401);
+      const audit = await e2e.query<{ actor_email: string }>("select actor_email from admin_audit_log where action = 'scim_token.revoke' and target_id = $1", [id]);
+      expect(audit).toEqual([{ actor_email: lead }]);
+
+      const auditorContext = await browser.newContext();
+      expect((await auditorContext.request.post(`${e2e.stack.adminUrl}/ui/test-login`, { data: { email: auditor } })).status()).toBe(200);
+      const auditorPage = await auditorContext.newPage();
+      await auditorPage.goto(`${e2e.stack.adminUrl}/ui/scim`);
+      expect(await auditorPage.locator(`tr[data-token-id="${oktaToken.id}"]`).count()).toBe(1);
+      expect(await auditorPage.locator('form[action="/ui/scim"]').count()).toBe(0);
+      expect(await auditorPage.locator('button:has-text("Revoke")').count()).toBe(0);
+    } finally {
+      await browser.close();
+    }
   }, 60_000);
 });
