@@ -7,6 +7,7 @@
  * The stack runs with the product's default key cache TTL (30 s), so the measured time from the
  * SCIM call to the first gateway refusal of a key the gateway had just verified is the real bound.
  */
+import fc from 'fast-check';
 import fs from 'node:fs';
 import path from 'node:path';
 import OpenAI from 'openai';
@@ -496,4 +497,49 @@ describe('SCIM page in the admin UI (headless Chromium)', () => {
       await browser.close();
     }
   }, 60_000);
+});
+
+describe('hostile SCIM input', () => {
+  it('never answers 5xx, always answers in SCIM format, and leaves the audit chain intact (fast-check)', async () => {
+    const T = entraToken.token;
+    const victim = await scim(T, 'POST', '/Users', { userName: `fuzz-target@entra-${run}.test` });
+    const group = await scim(T, 'POST', '/Groups', { displayName: `fuzz group ${run}` });
+    expect(victim.status).toBe(201);
+    const text = fc.oneof(
+      fc.string({ maxLength: 60 }),
+      fc.string({ unit: 'binary', maxLength: 60 }),
+      fc.constantFrom('\u0000', '"', ']', '[', 'eq', 'userName eq "x" and', 'emails[type eq "work"', 'not(', 'a'.repeat(2100), '__proto__', 'constructor'),
+    );
+    const json: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+      value: fc.oneof({ depthSize: 'small' }, text, fc.integer(), fc.boolean(), fc.constant(null), fc.array(tie('value'), { maxLength: 3 }), fc.dictionary(text, tie('value'), { maxKeys: 3 })),
+    })).value;
+    const userBody = fc.record(
+      { userName: fc.oneof(text, json), emails: fc.oneof(json, fc.array(fc.record({ value: fc.oneof(text, json), type: text, primary: json }, { requiredKeys: [] }), { maxLength: 2 })), active: json, externalId: json, name: json },
+      { requiredKeys: [] },
+    );
+    const op = fc.record({ op: fc.oneof(fc.constantFrom('add', 'Replace', 'remove', 'REMOVE'), text), path: fc.oneof(text, fc.constantFrom('active', 'members', 'emails[type eq "work"].value', 'name.givenName', 'members[value eq "x"]')), value: json }, { requiredKeys: [] });
+    const patchBody = fc.oneof(fc.record({ schemas: fc.oneof(fc.constant(['urn:ietf:params:scim:api:messages:2.0:PatchOp']), json), Operations: fc.oneof(fc.array(op, { maxLength: 3 }), json) }, { requiredKeys: [] }), json);
+    const request = fc.oneof(
+      fc.record({ method: fc.constant('POST'), path: fc.constant('/Users'), body: fc.oneof(userBody, json) }),
+      fc.record({ method: fc.constant('PUT'), path: fc.constant(`/Users/${victim.json.id}`), body: fc.oneof(userBody, json) }),
+      fc.record({ method: fc.constant('PATCH'), path: fc.constant(`/Users/${victim.json.id}`), body: patchBody }),
+      fc.record({ method: fc.constant('PATCH'), path: fc.constant(`/Groups/${group.json.id}`), body: patchBody }),
+      fc.record({ method: fc.constant('POST'), path: fc.constant('/Groups'), body: fc.record({ displayName: fc.oneof(text, json), members: json }, { requiredKeys: [] }) }),
+      fc.record({ method: fc.constant('GET'), path: fc.tuple(fc.constantFrom('/Users', '/Groups'), text, text).map(([p, f, n]) => `${p}?filter=${encodeURIComponent(f)}&startIndex=${encodeURIComponent(n)}&count=${encodeURIComponent(n)}`) }),
+      fc.record({ method: fc.constantFrom('GET', 'DELETE'), path: text.map((t) => `/Users/${encodeURIComponent(t.slice(0, 200))}`) }),
+    );
+    const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 100_000);
+    await fc.assert(
+      fc.asyncProperty(request, async (r) => {
+        const res = await scim(T, r.method, r.path, 'body' in r ? JSON.stringify(r.body) : undefined);
+        expect(res.status, `${r.method} ${r.path} → ${res.text.slice(0, 300)}`).toBeLessThan(500);
+        if (res.status !== 204) expect(res.headers.get('content-type')).toMatch(/^application\/scim\+json/);
+        if (res.status >= 400) expect(res.json).toMatchObject({ schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'], status: String(res.status) });
+      }),
+      { numRuns: Number(process.env.FUZZ_RUNS ?? 150), seed },
+    );
+    // Changes and refusals were all appended to the hash-chained audit log without breaking it.
+    const verify = await e2e.admin('GET', '/audit-log/verify');
+    expect(verify.json.ok, JSON.stringify(verify.json.problems)).toBe(true);
+  }, 300_000);
 });
