@@ -70,14 +70,17 @@ export async function soleOrganisation(tx: DbTransaction, orgId: string, userId:
 }
 
 /**
- * Brings an active SCIM user's membership in line with their groups (and lifts a suspension this
- * organisation may lift). Bumps the user's version when anything changed.
+ * Brings an active SCIM user's membership in line with their groups. With `reactivate` (the IdP
+ * created the person, or moved them from inactive to active) it also lifts a suspension this
+ * organisation may lift; a routine update or group change never does, so an IdP's periodic
+ * `PUT … "active": true` does not undo a suspension an admin made by hand. Bumps the user's version
+ * when anything changed.
  */
-export async function syncActiveAccess(tx: DbTransaction, orgId: string, userId: string): Promise<{ role: OrgRole | null }> {
+export async function syncActiveAccess(tx: DbTransaction, orgId: string, userId: string, opts: { reactivate: boolean }): Promise<{ role: OrgRole | null }> {
   const role = await derivedRole(tx, orgId, userId);
   const [link] = await tx.select({ role: scimUsers.role }).from(scimUsers).where(and(eq(scimUsers.org_id, orgId), eq(scimUsers.user_id, userId))).limit(1);
   let changed = false;
-  if (await soleOrganisation(tx, orgId, userId)) {
+  if (opts.reactivate && (await soleOrganisation(tx, orgId, userId))) {
     const lifted = await tx.update(users).set({ status: 'active' }).where(and(eq(users.id, userId), eq(users.status, 'suspended'))).returning({ id: users.id });
     changed ||= lifted.length > 0;
   }

@@ -136,7 +136,7 @@ async function resync(tx: DbTransaction, orgId: string, userIds: string[]): Prom
     .select({ id: scimUsers.user_id })
     .from(scimUsers)
     .where(and(eq(scimUsers.org_id, orgId), eq(scimUsers.active, true), inArray(scimUsers.user_id, [...new Set(userIds)])));
-  for (const { id } of active) await syncActiveAccess(tx, orgId, id);
+  for (const { id } of active) await syncActiveAccess(tx, orgId, id, { reactivate: false });
 }
 
 const duplicateName = (name: string) => scimBadRequest('uniqueness', `A group named "${name.slice(0, 300)}" already exists.`);

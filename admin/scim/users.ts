@@ -127,7 +127,7 @@ export async function createScimUser(s: ScimContext, body: unknown) {
       .insert(scimUsers)
       .values({ org_id: s.orgId, user_id: userId, user_name: input.userName, user_name_key: key, external_id: input.externalId ?? null, active, attributes })
       .returning();
-    const deprovisioned = active ? (await syncActiveAccess(tx, s.orgId, userId), null) : await deprovision(s.ctx, tx, s.orgId, userId);
+    const deprovisioned = active ? (await syncActiveAccess(tx, s.orgId, userId, { reactivate: true }), null) : await deprovision(s.ctx, tx, s.orgId, userId);
     return { result: { row: row!, deprovisioned }, targetId: userId };
   });
   await publishRevocations(s, result.deprovisioned);
@@ -177,7 +177,7 @@ async function replaceUser(s: ScimContext, id: string, action: string, next: (cu
         .returning();
       let deprovisioned: Deprovisioned | null = null;
       if (current.active && !active) deprovisioned = await deprovision(s.ctx, tx, s.orgId, id);
-      else if (active) await syncActiveAccess(tx, s.orgId, id);
+      else if (active) await syncActiveAccess(tx, s.orgId, id, { reactivate: !current.active });
       return { result: { row: row!, deprovisioned } };
     },
   );

@@ -447,6 +447,23 @@ describe('a person in two organisations', () => {
   }, 60_000);
 });
 
+describe('an admin suspension and the IdP', () => {
+  it("a routine PUT with active: true does not undo it; the IdP's own false → true does", async () => {
+    const email = `dave@okta-${run}.test`;
+    const user = { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: email, emails: [{ type: 'work', value: email, primary: true }], active: true };
+    const created = await scim(oktaToken.token, 'POST', '/Users', user);
+    expect(created.status, created.text).toBe(201);
+    expect((await e2e.admin('POST', `/users/${created.json.id}/suspend`)).status).toBe(200);
+    const put = await scim(oktaToken.token, 'PUT', `/Users/${created.json.id}`, { ...user, name: { givenName: 'Dave' } });
+    expect(put.status, put.text).toBe(200);
+    expect((await login(email)).status).toBe(403);
+    const patch = (active: boolean) => scim(oktaToken.token, 'PATCH', `/Users/${created.json.id}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', value: { active } }] });
+    expect((await patch(false)).status).toBe(200);
+    expect((await patch(true)).status).toBe(200);
+    expect((await login(email)).status).toBe(200);
+  }, 60_000);
+});
+
 describe('SCIM page in the admin UI (headless Chromium)', () => {
   it('an org_admin creates a token (shown once), sees its last use, and revokes it; an auditor sees no form', async () => {
     const lead = `lead@okta-${run}.test`;
