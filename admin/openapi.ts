@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { quarantineQuerySchema } from './api/quarantine';
+import { createScimTokenSchema } from './domain/scim-tokens';
 import { createOidcConnectionSchema } from './domain/sso-connections';
 import { auditLogQuerySchema, createApiTokenSchema, createKeySchema, createOrgSchema, createProviderKeySchema, eventsQuerySchema, listQuerySchema, rotateKeySchema, usageQuerySchema } from './schemas';
 
@@ -89,6 +90,11 @@ export function buildOpenApi() {
       },
       '/api/v1/orgs/{org_id}/sso': { get: op("List an organisation's SSO connections", { parameters: idParam('org_id') }) },
       '/api/v1/sso/{connection_id}': { delete: op('Delete an SSO connection', { parameters: idParam('connection_id') }) },
+      '/api/v1/orgs/{org_id}/scim-tokens': {
+        post: op('Create a SCIM bearer token for the organisation; the plaintext token and the SCIM base URL are in the response, this once', { parameters: idParam('org_id'), requestBody: body(createScimTokenSchema) }, '201'),
+        get: op("List an organisation's SCIM tokens with when each was last used (never a hash)", { parameters: idParam('org_id') }),
+      },
+      '/api/v1/orgs/{org_id}/scim-tokens/{id}': { delete: op('Revoke a SCIM token', { parameters: [...idParam('org_id')!, ...idParam('id')!] }) },
     } as Record<string, Record<string, Operation>>,
   };
 }

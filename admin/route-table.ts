@@ -10,7 +10,7 @@ import type { Context, Env, Hono } from 'hono';
 import { GatewayError } from '../lib/errors';
 import { ROLE_ACTION_MATRIX, type ResourceKind } from '../policies/matrix';
 
-export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface AdminRoute<E extends Env> {
   method: Method;

@@ -9,6 +9,7 @@
  *   platform_admin  every organisation
  *   <role>          within an organisation where the person has that role
  *   <role>:own      within that organisation, and only on resources they own (owner_user_id)
+ *   scim_client     a SCIM token, within its one organisation
  * Anything not listed is denied.
  */
 export const ROLE_ACTION_MATRIX = {
@@ -64,6 +65,26 @@ export const ROLE_ACTION_MATRIX = {
     list: ['platform_admin', 'org_admin', 'auditor'],
     create: ['platform_admin', 'org_admin'],
     revoke: ['platform_admin', 'org_admin'],
+  },
+  scim_token: {
+    list: ['platform_admin', 'org_admin', 'auditor'],
+    create: ['platform_admin', 'org_admin'],
+    revoke: ['platform_admin', 'org_admin'],
+  },
+  // SCIM resources: only the organisation's SCIM token (derived role scim_client), not even a platform admin.
+  scim_user: {
+    list: ['scim_client'],
+    read: ['scim_client'],
+    create: ['scim_client'],
+    update: ['scim_client'],
+    delete: ['scim_client'],
+  },
+  scim_group: {
+    list: ['scim_client'],
+    read: ['scim_client'],
+    create: ['scim_client'],
+    update: ['scim_client'],
+    delete: ['scim_client'],
   },
   audit_quarantine: {
     // Events the consumer set aside carry no trustworthy organisation: platform admins only.

@@ -13,7 +13,7 @@ import { ROOT } from './paths';
 
 const OUT = path.join(ROOT, 'policies', 'tests', 'matrix_test.yaml');
 
-const ROLES = ['platform_admin', 'org_admin', 'developer', 'auditor'] as const;
+const ROLES = ['platform_admin', 'org_admin', 'developer', 'auditor', 'scim_client'] as const;
 export type Matrix = Record<string, Record<string, readonly string[]>>;
 
 const ME = 'user-1';
@@ -34,10 +34,12 @@ export function expected(allowed: readonly string[], role: (typeof ROLES)[number
 }
 
 function principals() {
-  const empty = { org_admin_of: [], developer_of: [], auditor_of: [], member_of: [] };
+  const empty = { org_admin_of: [], developer_of: [], auditor_of: [], member_of: [], scim_of: [] };
   const out: Record<string, unknown> = {
     platform_admin: { id: 'master', roles: ['platform_admin'], attr: { ...empty, login_method: 'master_key', mfa: false } },
     virtual_key: { id: 'rto_key_a', roles: ['virtual_key'], attr: { org_id: 'org-a' } },
+    // A SCIM token of org-a (admin/auth/principal.ts scimTokenPrincipal).
+    scim_client: { id: 'scim:token-a', roles: ['user'], attr: { ...empty, scim_of: ['org-a'], user_id: '', login_method: 'scim_token', mfa: false } },
   };
   for (const role of ['org_admin', 'developer', 'auditor'] as const) {
     // The same person id in every role, so "owned by me" means the same resource for each.

@@ -12,6 +12,7 @@ import { auditLogPage, auditVisibility, eventVisibility, listEvents, usageSummar
 import { route, type AdminRoute } from '../route-table';
 import { listQuarantine, quarantineQuerySchema } from './quarantine';
 import { SSO_API_ROUTES } from './sso';
+import { SCIM_TOKEN_API_ROUTES } from './scim-tokens';
 import {
   addMemberSchema,
   updateOrgSchema,
@@ -128,4 +129,5 @@ export const API_ROUTES: AdminRoute<E>[] = [
   route('POST', '/admin/reencrypt-provider-keys', 'system', 'reencrypt', async (c) => c.json(await actions.reencryptProviderKeys(actionContext(c)))),
 
   ...SSO_API_ROUTES,
+  ...SCIM_TOKEN_API_ROUTES,
 ];

@@ -12,7 +12,7 @@ import type { Principal } from '../../lib/authz/cerbos';
 import type { OrgRole } from '../db/schema';
 
 /** How a principal proved who they are. `test_login` exists only on a local test stack (README). */
-export type LoginMethod = 'master_key' | 'oidc' | 'saml' | 'api_token' | 'test_login';
+export type LoginMethod = 'master_key' | 'oidc' | 'saml' | 'api_token' | 'scim_token' | 'test_login';
 
 export interface Membership {
   orgId: string;
@@ -48,6 +48,7 @@ function membershipAttrs(memberships: Membership[]) {
     developer_of: of('developer'),
     auditor_of: of('auditor'),
     member_of: memberships.map((m) => m.orgId),
+    scim_of: [] as string[],
   };
 }
 
@@ -95,6 +96,20 @@ export function apiTokenPrincipal(
       user_id: creator?.id ?? '',
       ...membershipAttrs([{ orgId: token.org_id, role: token.role }]),
     },
+  };
+}
+
+/**
+ * A SCIM bearer token (admin/scim/tokens.ts): the identity provider provisioning one organisation.
+ * Its only role is the derived role `scim_client` of that organisation (`scim_of`), which reaches
+ * SCIM users and groups there and nothing else; it is `scim:<token id>` in the audit log.
+ */
+export function scimTokenPrincipal(token: { id: string; org_id: string; created_at: Date }): Principal {
+  return {
+    id: `scim:${token.id}`,
+    roles: ['user'],
+    version: `s${token.created_at.getTime()}`,
+    attr: { login_method: 'scim_token', mfa: false, email: '', user_id: '', ...membershipAttrs([]), scim_of: [token.org_id] },
   };
 }
 

@@ -315,3 +315,77 @@ export const oidcLoginStates = pgTable('oidc_login_states', {
   redirect_uri: text('redirect_uri').notNull(),
   expires_at: timestamp('expires_at', { withTimezone: true }).notNull(),
 });
+
+/**
+ * SCIM bearer tokens (RFC 7644 §2): `rtsc_<id>_<secret>`, one organisation each, made by an
+ * org_admin. Only SHA-256 of the 256-bit secret is kept (as for admin API tokens, decision 0008).
+ * A token reaches only its organisation's SCIM users and groups.
+ */
+export const scimTokens = pgTable(
+  'scim_tokens',
+  {
+    id: text('id').primaryKey(),
+    org_id: uuid('org_id').notNull().references(() => orgs.id),
+    name: text('name').notNull(),
+    secret_sha256: text('secret_sha256').notNull(),
+    created_by_user_id: uuid('created_by_user_id').references(() => users.id),
+    created_by: text('created_by').notNull(),
+    revoked_at: timestamp('revoked_at', { withTimezone: true }),
+    last_used_at: timestamp('last_used_at', { withTimezone: true }),
+    created_at: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('scim_tokens_org_idx').on(t.org_id)],
+);
+
+/**
+ * A user as one organisation's SCIM client sees them (RFC 7643 §4.1). The SCIM `id` is the user's
+ * id; `user_name_key` (userName lower-cased) is unique per organisation (409 `uniqueness`).
+ * `attributes` keeps the other core attributes the IdP sent (name, emails, displayName, …).
+ * `active` is this organisation's view; deactivation also suspends the user when this is their only
+ * organisation (admin/scim/deprovision.ts). `role` is the membership role SCIM last granted.
+ */
+export const scimUsers = pgTable(
+  'scim_users',
+  {
+    org_id: uuid('org_id').notNull().references(() => orgs.id),
+    user_id: uuid('user_id').notNull().references(() => users.id),
+    user_name: text('user_name').notNull(),
+    user_name_key: text('user_name_key').notNull(),
+    external_id: text('external_id'),
+    active: boolean('active').notNull().default(true),
+    attributes: jsonb('attributes').$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+    role: text('role').$type<OrgRole>(),
+    created_at: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updated_at: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('scim_users_org_user_idx').on(t.org_id, t.user_id),
+    uniqueIndex('scim_users_org_user_name_idx').on(t.org_id, t.user_name_key),
+    index('scim_users_org_external_idx').on(t.org_id, t.external_id),
+  ],
+);
+
+/** SCIM groups of one organisation (RFC 7643 §4.2); `display_name` maps to a role through role_mapping. */
+export const scimGroups = pgTable(
+  'scim_groups',
+  {
+    id: uuid('id').primaryKey(),
+    org_id: uuid('org_id').notNull().references(() => orgs.id),
+    display_name: text('display_name').notNull(),
+    external_id: text('external_id'),
+    created_at: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updated_at: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('scim_groups_org_name_idx').on(t.org_id, t.display_name)],
+);
+
+export const scimGroupMembers = pgTable(
+  'scim_group_members',
+  {
+    group_id: uuid('group_id')
+      .notNull()
+      .references(() => scimGroups.id, { onDelete: 'cascade' }),
+    user_id: uuid('user_id').notNull().references(() => users.id),
+  },
+  (t) => [uniqueIndex('scim_group_members_idx').on(t.group_id, t.user_id), index('scim_group_members_user_idx').on(t.user_id)],
+);

@@ -15,6 +15,7 @@ const NAV: Array<[string, string]> = [
   ['/ui/members', 'Members'],
   ['/ui/api-tokens', 'API tokens'],
   ['/ui/sso', 'SSO'],
+  ['/ui/scim', 'SCIM'],
   ['/ui/requests', 'Requests'],
   ['/ui/audit', 'Audit log'],
   ['/ui/api', 'API'],

@@ -26,6 +26,7 @@ import { OVERVIEW_ROUTES } from './pages/overview';
 import { PROVIDER_KEY_ROUTES } from './pages/provider-keys';
 import { REQUEST_ROUTES } from './pages/requests';
 import { SSO_ROUTES } from './pages/sso';
+import { SCIM_TOKEN_ROUTES } from './pages/scim-tokens';
 import { sessionAuth, type UiEnv } from './session-middleware';
 import { APP_CSS, APP_JS } from './static';
 
@@ -48,6 +49,7 @@ const PAGE_ROUTES: AdminRoute<UiEnv>[] = [
   ...MEMBER_ROUTES,
   ...API_TOKEN_ROUTES,
   ...SSO_ROUTES,
+  ...SCIM_TOKEN_ROUTES,
   ...REQUEST_ROUTES,
   ...AUDIT_ROUTES,
   ...API_REFERENCE_ROUTES,

@@ -27,11 +27,20 @@ export interface E2E {
   close(): Promise<void>;
 }
 
-export async function startE2E(opts: { testLogin?: boolean; testClock?: boolean; gatewayVars?: Record<string, string>; adminVars?: Record<string, string> } = {}): Promise<E2E> {
+export async function startE2E(
+  opts: {
+    testLogin?: boolean;
+    testClock?: boolean;
+    gatewayVars?: Record<string, string>;
+    adminVars?: Record<string, string>;
+    /** default 2 s; the product default is 30 s */
+    keyCacheTtlSeconds?: number;
+  } = {},
+): Promise<E2E> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'routero-e2e-'));
   const persistDir = path.join(tmp, 'wrangler-state');
   const logs: string[] = [];
-  const keyCacheTtlSeconds = 2;
+  const keyCacheTtlSeconds = opts.keyCacheTtlSeconds ?? 2;
   const openai = await startFakeOpenAI({ gapMs: 5 });
   const anthropic = await startFakeAnthropic({ gapMs: 5 });
   // Against an external Postgres each run gets a database of its own, dropped at the end, so runs

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ROLE_ACTION_MATRIX } from '../../policies/matrix';
 import { API_ROUTES } from '../../admin/api/routes';
 import { UI_ROUTES } from '../../admin/ui/routes';
+import { SCIM_ROUTES } from '../../admin/scim/routes';
 import { createAdminApp } from '../../admin/index';
 import type { AdminRoute } from '../../admin/route-table';
 import type { Env } from 'hono';
@@ -69,11 +70,23 @@ describe('admin route table', () => {
     for (const r of UI_ROUTES) expect(found).toContain(`${r.method} ${full('/ui', r.path)}`);
   });
 
+  it('registers no /scim/v2 route outside the SCIM table; data routes decide on scim_user/scim_group, only discovery is open', () => {
+    const table = new Set(SCIM_ROUTES.map((r) => `${r.method} /scim/v2${r.path}`));
+    const found = registered('/scim/v2');
+    for (const r of found) expect(table.has(r), r).toBe(true);
+    for (const r of table) expect(found).toContain(r);
+    for (const r of SCIM_ROUTES) {
+      if ('none' in r.decision) expect(r.path, `${r.method} ${r.path} is open`).toMatch(/^\/(ServiceProviderConfig|ResourceTypes|Schemas)/);
+      else expect(['scim_user', 'scim_group']).toContain(r.decision.kind);
+      expectDecisionInMatrix(r, 'SCIM');
+    }
+  });
+
   it('mounts every /api/v1, /ui and /sso route through the guard that checks the declared decision', () => {
     // hono wraps a sub-app's handler when the sub-app has its own onError and keeps the original
     // under this key (hono/utils/constants COMPOSED_HANDLER); `mount` registers `authorizedRoute`.
     const unwrap = (h: unknown): unknown => (typeof h === 'function' && '__COMPOSED_HANDLER' in h ? unwrap((h as { __COMPOSED_HANDLER: unknown }).__COMPOSED_HANDLER) : h);
-    const routes = createAdminApp().routes.filter((r) => /^\/(api\/v1|ui|sso)(\/|$)/.test(r.path) && r.method !== 'ALL');
+    const routes = createAdminApp().routes.filter((r) => /^\/(api\/v1|ui|sso|scim\/v2)(\/|$)/.test(r.path) && r.method !== 'ALL');
     expect(routes.length).toBeGreaterThan(30);
     for (const r of routes) expect((unwrap(r.handler) as { name?: string }).name, `${r.method} ${r.path}`).toBe('authorizedRoute');
   });
