@@ -12,6 +12,7 @@ import { mount, openRoute } from './route-table';
 import { storeBatch } from './consumer';
 import { buildOpenApi } from './openapi';
 import { oidcLoginRoutes } from './sso/oidc/routes';
+import { samlLoginRoutes } from './sso/saml/routes';
 import { uiRoutes } from './ui/routes';
 import type { AdminEnv } from './env';
 import { adminApiAuth } from './auth/api-auth';
@@ -33,6 +34,7 @@ export function createAdminApp() {
   app.get('/api/openapi.json', (c) => c.json(buildOpenApi()));
   app.route('/ui', uiRoutes());
   app.route('/sso/oidc', oidcLoginRoutes());
+  app.route('/sso/saml', samlLoginRoutes());
 
   const api = new Hono<{ Bindings: AdminEnv; Variables: AdminVariables }>();
   api.use('*', database(), adminApiAuth());
