@@ -12,6 +12,7 @@ import type { Queryable } from '../db/client';
 import { ssoConnectionDomains, ssoConnections } from '../db/schema';
 import { idpUrlProblem } from '../sso/oidc/config';
 import { DEFAULT_MFA_CONTEXTS, type SamlConnection } from '../sso/saml/config';
+import { publicKeyPemOfCertificate } from '../sso/saml/certificate';
 import { normalizeCertificate, parseIdpMetadata } from '../sso/saml/metadata';
 import { change, type ActionContext } from './change';
 import { accessRules, domainsOf, freeDomains, requireOrg } from './sso-connections';
@@ -160,7 +161,13 @@ export async function loadSamlConnection(db: Queryable, id: string): Promise<Sam
     orgId: row.org_id,
     idpEntityId: row.issuer,
     idpSsoUrl: row.saml.idp_sso_url,
-    idpCertificates: row.saml.idp_certificates,
+    idpKeys: row.saml.idp_certificates.flatMap((pem) => {
+      try {
+        return [publicKeyPemOfCertificate(pem)];
+      } catch {
+        return [];
+      }
+    }),
     spEntityId: row.client_id,
     acsUrl: row.saml.acs_url,
     allowedDomains: domains,

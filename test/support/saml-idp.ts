@@ -130,7 +130,9 @@ export function buildResponse(input: ResponseInput, keys: { idp: KeyPair; rogue:
       break;
     case 'modified-after-signing':
       // Signed for the account, then the email changed to someone else's.
-      assertion = sign(plain, keys.idp, false).split(esc(input.account.email)).join('sara@saml.test');
+      assertion = sign(plain, keys.idp, false)
+        .split(esc(input.account.email))
+        .join(input.account.email === 'sara@saml.test' ? 'victim@saml.test' : 'sara@saml.test');
       break;
     case 'wrapping': {
       // The IdP's genuine signed assertion (for the attacker's own account) wrapped inside a second,

@@ -11,8 +11,8 @@ export interface SamlConnection {
   idpEntityId: string;
   /** The IdP's SingleSignOnService for the HTTP-Redirect binding. */
   idpSsoUrl: string;
-  /** The IdP's signing certificates (PEM); a signature by any other key is refused. */
-  idpCertificates: string[];
+  /** The public keys (`PUBLIC KEY` PEM) of the IdP's signing certificates; a signature by any other key is refused. */
+  idpKeys: string[];
   /** Our entity id: the audience the assertion must name. */
   spEntityId: string;
   /** Our AssertionConsumerService URL: the Recipient (and the Response's Destination) must equal it. */

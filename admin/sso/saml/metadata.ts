@@ -1,10 +1,10 @@
 /**
  * IdP metadata in (SAML 2.0 Metadata §2.4.3 IDPSSODescriptor): the entity id, the HTTP-Redirect
- * SingleSignOnService and the signing certificates. Certificates are normalised to PEM and must be
- * RSA keys of 2048 bits or more (we accept RSA-SHA256+ signatures only).
+ * SingleSignOnService and the signing certificates. Certificates are normalised to PEM and must
+ * hold RSA keys of 2048 bits or more (we accept RSA-SHA256+ signatures only).
  */
-import { X509Certificate } from 'node:crypto';
 import { DOMParser } from '@xmldom/xmldom';
+import { certificateDer, rsaKeyOfCertificate } from './certificate';
 
 const MD = 'urn:oasis:names:tc:SAML:2.0:metadata';
 const DS = 'http://www.w3.org/2000/09/xmldsig#';
@@ -23,16 +23,14 @@ export function normalizeCertificate(raw: string): { pem: string } | { problem: 
     .replace(/\s+/g, '');
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body) || body.length < 100) return { problem: 'must be a PEM or base64 X.509 certificate' };
   const pem = `-----BEGIN CERTIFICATE-----\n${body.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
-  let cert: X509Certificate;
+  let bits: number;
   try {
-    cert = new X509Certificate(pem);
-  } catch {
-    return { problem: 'is not a readable X.509 certificate' };
+    ({ bits } = rsaKeyOfCertificate(certificateDer(body)));
+  } catch (e) {
+    const why = e instanceof Error ? e.message : '';
+    return { problem: why === 'not an RSA key' ? 'must hold an RSA public key (signatures are accepted with RSA-SHA256 or stronger)' : 'is not a readable X.509 certificate' };
   }
-  const key = cert.publicKey;
-  if (key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'rsa-pss') return { problem: 'must hold an RSA public key (signatures are accepted with RSA-SHA256 or stronger)' };
-  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-  if (bits && bits < 2048) return { problem: `holds a ${bits}-bit RSA key; at least 2048 bits are required` };
+  if (bits < 2048) return { problem: `holds a ${bits}-bit RSA key; at least 2048 bits are required` };
   return { pem };
 }
 

@@ -67,7 +67,7 @@ function samlFor(connection: SamlConnection, store: RequestStore | null): SAML {
     issuer: connection.spEntityId,
     callbackUrl: connection.acsUrl,
     entryPoint: connection.idpSsoUrl,
-    idpCert: connection.idpCertificates,
+    idpCert: connection.idpKeys,
     idpIssuer: connection.idpEntityId,
     audience: connection.spEntityId,
     // A signed Response containing the assertion, or a signed assertion: either is accepted
