@@ -19,15 +19,15 @@ interface Tlv {
 
 function tlv(buf: Uint8Array, at: number, limit: number): Tlv {
   if (at + 2 > limit) throw new Error('truncated');
-  const tag = buf[at]!;
-  const first = buf[at + 1]!;
+  const tag = buf.at(at)!;
+  const first = buf.at(at + 1)!;
   let length = first;
   let start = at + 2;
   if (first & 0x80) {
     const n = first & 0x7f;
     if (n < 1 || n > 3 || start + n > limit) throw new Error('bad length');
     length = 0;
-    for (let i = 0; i < n; i++) length = length * 256 + buf[start + i]!;
+    for (let i = 0; i < n; i++) length = length * 256 + buf.at(start + i)!;
     start += n;
   }
   const end = start + length;
@@ -46,7 +46,7 @@ function childrenOf(buf: Uint8Array, parent: Tlv): Tlv[] {
 }
 
 const SEQUENCE = 0x30;
-const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i]);
+const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b.at(i));
 
 /** The certificate's RSA public key (SPKI DER) and its size in bits; throws on anything else. */
 export function rsaKeyOfCertificate(der: Uint8Array): { spki: Uint8Array; bits: number } {
@@ -67,8 +67,8 @@ export function rsaKeyOfCertificate(der: Uint8Array): { spki: Uint8Array; bits: 
   const [modulus] = childrenOf(der, rsa);
   if (rsa.tag !== SEQUENCE || modulus?.tag !== 0x02) throw new Error('bad RSA public key');
   let first = modulus.start;
-  while (first < modulus.end && der[first] === 0) first++;
-  const bits = (modulus.end - first) * 8 - Math.clz32(der[first] ?? 0) + 24;
+  while (first < modulus.end && der.at(first) === 0) first++;
+  const bits = (modulus.end - first) * 8 - Math.clz32(der.at(first) ?? 0) + 24;
   return { spki: der.slice(spki.at, spki.end), bits };
 }
 

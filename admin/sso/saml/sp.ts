@@ -51,7 +51,7 @@ export interface VerifiedAssertion {
   attributes: Map<string, string[]>;
 }
 
-function samlFor(connection: SamlConnection, store: RequestStore | null): SAML {
+function samlFor(connection: SamlConnection, store: RequestStore | null, forMetadata = false): SAML {
   const cacheProvider: CacheProvider = {
     saveAsync: async (key, value) => {
       if (!store) throw new Error('no request store');
@@ -72,7 +72,8 @@ function samlFor(connection: SamlConnection, store: RequestStore | null): SAML {
     audience: connection.spEntityId,
     // A signed Response containing the assertion, or a signed assertion: either is accepted
     // (node-saml then requires the assertion's own signature when the Response's is absent).
-    wantAssertionsSigned: false,
+    // In the metadata we ask for signed assertions (what Okta and Entra ID do by default).
+    wantAssertionsSigned: forMetadata,
     wantAuthnResponseSigned: false,
     // IdP-initiated logins (no InResponseTo) are refused.
     validateInResponseTo: ValidateInResponseTo.always,
@@ -96,7 +97,7 @@ export async function authorizeUrl(connection: SamlConnection, store: RequestSto
 
 /** Our SP metadata: entity id, ACS (HTTP-POST), assertions must be signed. */
 export function spMetadata(connection: SamlConnection): string {
-  return samlFor(connection, null).generateServiceProviderMetadata(null, null);
+  return samlFor(connection, null, true).generateServiceProviderMetadata(null, null);
 }
 
 function elements(root: Document | Element, ns: string, name: string): Element[] {
