@@ -31,9 +31,15 @@ export function mfaShown(connection: SamlConnection, a: VerifiedAssertion): { mf
   return { mfa: shown.some((v) => connection.mfaContexts.includes(v)), detail: `AuthnContextClassRef=${a.authnContextClassRefs.join(',') || '(none)'} authnmethods=${methods.join(',') || '(none)'}` };
 }
 
-export function identityFromAssertion(connection: SamlConnection, a: VerifiedAssertion): SsoIdentity {
+/** The email the assertion names: an email attribute, else an email-shaped NameID; null if neither. */
+export function emailOf(a: VerifiedAssertion): string | null {
   const fromAttribute = first(a, EMAIL_ATTRIBUTES);
-  const rawEmail = looksLikeEmail(fromAttribute) ? fromAttribute : looksLikeEmail(a.nameId) && (a.nameIdFormat === EMAIL_FORMAT || !a.nameIdFormat || a.nameIdFormat.endsWith(':unspecified')) ? a.nameId : null;
+  if (looksLikeEmail(fromAttribute)) return fromAttribute;
+  return looksLikeEmail(a.nameId) && (a.nameIdFormat === EMAIL_FORMAT || !a.nameIdFormat || a.nameIdFormat.endsWith(':unspecified')) ? a.nameId : null;
+}
+
+export function identityFromAssertion(connection: SamlConnection, a: VerifiedAssertion): SsoIdentity {
+  const rawEmail = emailOf(a);
   if (!rawEmail) throw new LoginRefused('email_missing', `no email attribute and NameID ${a.nameIdFormat ?? ''} is not an email address`);
   const email = allowedEmail(rawEmail, connection.allowedDomains);
   const evidence = mfaShown(connection, a);

@@ -16,7 +16,7 @@ import { database, type AdminVariables } from '../../middleware';
 import { mount, openRoute } from '../../route-table';
 import { LoginRefused } from '../refusal';
 import { auditRefusal, completeSignIn, refusedPage, ssoPageHeaders, type RefusalWhere } from '../sign-in';
-import { identityFromAssertion, mfaShown } from './identity';
+import { emailOf, identityFromAssertion, mfaShown } from './identity';
 import { acsStore, claimAssertion, consumeRequest, startStore } from './requests';
 import { authorizeUrl, spMetadata, verifyResponse } from './sp';
 
@@ -69,7 +69,9 @@ export function samlLoginRoutes() {
         // Taken once: of two concurrent posts of one Response, only one gets the request.
         if (!(await consumeRequest(c.var.db, connection.id, verified.inResponseTo))) throw new LoginRefused('state_invalid', `request ${verified.inResponseTo} already used`);
         if (!(await claimAssertion(c.var.db, connection.id, verified.assertionId, verified.expiresAt))) throw new LoginRefused('replayed', `assertion ${verified.assertionId} already used`);
-        where.identity = { mfa: mfaShown(connection, verified).mfa };
+        // Recorded on a refusal below: who the IdP said it was, and whether they used MFA.
+        const email = emailOf(verified);
+        where.identity = { mfa: mfaShown(connection, verified).mfa, ...(email ? { email: email.trim().toLowerCase() } : {}) };
         const identity = identityFromAssertion(connection, verified);
         where.identity = identity;
         return await completeSignIn(c, 'saml', connection, identity);

@@ -168,6 +168,28 @@ async function ssoPage(c: Ctx, orgId: string | undefined, error: string | null =
   );
 }
 
+/** The end of both "add a connection" forms: show the first problem in the form, or create and go back to the list. */
+async function createFromForm<T>(
+  c: Ctx,
+  form: FormValues,
+  values: FormValues,
+  parsed: { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } },
+  create: (ctx: ReturnType<typeof actionContext>, orgId: string, input: T, origin: string) => Promise<unknown>,
+) {
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    return ssoPage(c, form.org_id, `${issue.path.join('.') || 'input'}: ${issue.message}`, values, 400);
+  }
+  const orgId = uuidField('organisation').safeParse(form.org_id);
+  if (!orgId.success) return ssoPage(c, undefined, 'org_id: must be an organisation id (UUID)', values, 400);
+  try {
+    await create(actionContext(c), orgId.data, parsed.data, adminOrigin(c));
+  } catch (e) {
+    return ssoPage(c, orgId.data, problem(e), values, statusOf(e));
+  }
+  return c.redirect(`/ui/sso?org_id=${encodeURIComponent(form.org_id ?? '')}`, 303);
+}
+
 export const SSO_ROUTES: AdminRoute<UiEnv>[] = [
   route('GET', '/sso', 'sso_connection', 'list', (c) => ssoPage(c, c.req.query('org_id'))),
   route('POST', '/sso', 'sso_connection', 'create', async (c) => {
@@ -187,18 +209,7 @@ export const SSO_ROUTES: AdminRoute<UiEnv>[] = [
       acr_values: words(form.acr_values),
       jit: form.jit === 'true',
     });
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      return ssoPage(c, form.org_id, `${issue.path.join('.') || 'input'}: ${issue.message}`, values, 400);
-    }
-    const orgId = uuidField('organisation').safeParse(form.org_id);
-    if (!orgId.success) return ssoPage(c, undefined, 'org_id: must be an organisation id (UUID)', values, 400);
-    try {
-      await createOidcConnection(actionContext(c), orgId.data, parsed.data, adminOrigin(c));
-    } catch (e) {
-      return ssoPage(c, orgId.data, problem(e), values, statusOf(e));
-    }
-    return c.redirect(`/ui/sso?org_id=${encodeURIComponent(form.org_id ?? '')}`, 303);
+    return createFromForm(c, form, values, parsed, createOidcConnection);
   }),
   route('POST', '/sso/saml', 'sso_connection', 'create', async (c) => {
     const form = await formOf(c);
@@ -213,18 +224,7 @@ export const SSO_ROUTES: AdminRoute<UiEnv>[] = [
       mfa_contexts: lines(form.mfa_contexts),
       jit: form.jit === 'true',
     });
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      return ssoPage(c, form.org_id, `${issue.path.join('.') || 'input'}: ${issue.message}`, values, 400);
-    }
-    const orgId = uuidField('organisation').safeParse(form.org_id);
-    if (!orgId.success) return ssoPage(c, undefined, 'org_id: must be an organisation id (UUID)', values, 400);
-    try {
-      await createSamlConnection(actionContext(c), orgId.data, parsed.data, adminOrigin(c));
-    } catch (e) {
-      return ssoPage(c, orgId.data, problem(e), values, statusOf(e));
-    }
-    return c.redirect(`/ui/sso?org_id=${encodeURIComponent(form.org_id ?? '')}`, 303);
+    return createFromForm(c, form, values, parsed, createSamlConnection);
   }),
   route('POST', '/sso/:id/delete', 'sso_connection', 'delete', async (c) => {
     const form = await formOf(c);
