@@ -4,12 +4,11 @@
  * (test/support/saml-idp.ts, key and certificate generated at start), and Chromium for the person.
  * Every hostile Response is refused, leaves no session, and is audited as a denied login.
  */
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSamlIdp, type SamlTamper, type TestSamlIdp } from '../support/saml-idp';
+import { launchChromium, signInThroughSso } from '../support/chromium';
 import { startE2E, type E2E, type Json } from './stack-fixture';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 let e2e: E2E;
 let idp: TestSamlIdp;
@@ -102,21 +101,13 @@ describe('SAML connections over the API', () => {
 
 describe('signing in with SAML in Chromium', () => {
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
 
   it('signs in a person who used MFA: lands in the UI as them, with the role their group maps to', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
-    await page.goto(`${e2e.stack.adminUrl}/ui/login`);
-    await page.fill('#sso_email', 'sara@saml.test');
-    await page.click('button:has-text("Sign in with SSO")');
-    await page.waitForURL((u) => u.origin === new URL(idp.ssoUrl).origin);
-    await page.fill('#username', 'sara');
-    await page.click('button:has-text("Sign in")');
+    await signInThroughSso(page, e2e.stack.adminUrl, 'sara@saml.test', new URL(idp.ssoUrl).origin, 'sara');
     await page.waitForURL((u) => u.origin === e2e.stack.adminUrl && u.pathname === '/ui');
     expect(await page.textContent('header')).toContain('sara@saml.test');
 
@@ -137,12 +128,7 @@ describe('signing in with SAML in Chromium', () => {
   it('refuses a person whose IdP login showed no MFA context: a clear page and a denied audit row', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
-    await page.goto(`${e2e.stack.adminUrl}/ui/login`);
-    await page.fill('#sso_email', 'pete@saml.test');
-    await page.click('button:has-text("Sign in with SSO")');
-    await page.waitForURL((u) => u.origin === new URL(idp.ssoUrl).origin);
-    await page.fill('#username', 'pete');
-    await page.click('button:has-text("Sign in")');
+    await signInThroughSso(page, e2e.stack.adminUrl, 'pete@saml.test', new URL(idp.ssoUrl).origin, 'pete');
     await page.waitForURL((u) => u.pathname === `/sso/saml/${connection.id}/acs`);
     const refused = page.locator('[data-testid=sso-refused]');
     expect(await refused.getAttribute('data-reason')).toBe('mfa_required');
@@ -199,6 +185,19 @@ describe('refusals at the ACS (HTTP), each audited', () => {
     expect(member).toEqual({ role: 'developer' });
     expect(await login.post()).toMatchObject({ status: 400, reason: 'state_invalid', session: false });
     expect(await lastSamlLogin()).toMatchObject({ outcome: 'denied', target_type: 'saml_refusal:state_invalid' });
+  });
+
+  it('refuses a login without an MFA context, recording who it was and that no MFA was shown', async () => {
+    const login = await startLogin('pete');
+    expect(await login.post()).toMatchObject({ status: 403, reason: 'mfa_required', session: false });
+    expect(await lastSamlLogin()).toMatchObject({ actor: 'unknown', actor_email: 'pete@saml.test', mfa: false, outcome: 'denied', target_type: 'saml_refusal:mfa_required', target_id: connection.id });
+    expect(await e2e.query('select id from users where email = $1', ['pete@saml.test'])).toEqual([]);
+  });
+
+  it("the login page's SSO form sends a SAML domain to the SAML connection", async () => {
+    const res = await fetch(`${e2e.stack.adminUrl}/sso/oidc/find`, { method: 'POST', body: new URLSearchParams({ email: 'someone@saml.test' }) });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain(`url=/sso/saml/${connection.id}/start`);
   });
 
   it('refuses an assertion whose ID was already used, even in a new Response to a new request (replay cache)', async () => {
