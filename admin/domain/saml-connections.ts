@@ -15,7 +15,7 @@ import { DEFAULT_MFA_CONTEXTS, type SamlConnection } from '../sso/saml/config';
 import { publicKeyPemOfCertificate } from '../sso/saml/certificate';
 import { normalizeCertificate, parseIdpMetadata } from '../sso/saml/metadata';
 import { change, type ActionContext } from './change';
-import { accessRules, domainsOf, freeDomains, requireOrg } from './sso-connections';
+import { accessRules, freeDomains, loginRules, requireOrg } from './sso-connections';
 
 type ConnectionRow = typeof ssoConnections.$inferSelect;
 
@@ -155,10 +155,8 @@ export async function loadSamlConnection(db: Queryable, id: string): Promise<Sam
   if (!z.uuid().safeParse(id).success) return null;
   const [row] = await db.select().from(ssoConnections).where(and(eq(ssoConnections.id, id), eq(ssoConnections.protocol, 'saml'))).limit(1);
   if (!row?.saml) return null;
-  const domains = (await domainsOf(db, [id])).get(id) ?? [];
   return {
-    id: row.id,
-    orgId: row.org_id,
+    ...(await loginRules(db, row)),
     idpEntityId: row.issuer,
     idpSsoUrl: row.saml.idp_sso_url,
     idpKeys: row.saml.idp_certificates.flatMap((pem) => {
@@ -170,13 +168,8 @@ export async function loadSamlConnection(db: Queryable, id: string): Promise<Sam
     }),
     spEntityId: row.client_id,
     acsUrl: row.saml.acs_url,
-    allowedDomains: domains,
-    roleMapping: row.role_mapping as SamlConnection['roleMapping'],
-    defaultRole: (row.default_role as SamlConnection['defaultRole']) ?? null,
     groupsAttribute: row.groups_claim,
-    requireMfa: row.require_mfa,
     mfaContexts: row.acr_values,
-    jit: row.jit,
   };
 }
 

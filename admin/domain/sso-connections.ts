@@ -15,7 +15,7 @@ import { GatewayError } from '../../lib/errors';
 import type { Queryable } from '../db/client';
 import { oidcLoginStates, ORG_ROLES, orgs, samlLoginRequests, ssoConnectionDomains, ssoConnections } from '../db/schema';
 import type { AdminEnv } from '../env';
-import { DEFAULT_SCOPES, idpUrlProblem, type OidcConnection } from '../sso/oidc/config';
+import { DEFAULT_SCOPES, idpUrlProblem, type OidcConnection, type SsoRole } from '../sso/oidc/config';
 import { LoginRefused } from '../sso/refusal';
 import { authorize, authorizeOrHide, change, type ActionContext } from './change';
 import { publicSamlConnection } from './saml-connections';
@@ -194,6 +194,19 @@ export async function deleteSsoConnection(ctx: ActionContext, id: string, origin
 
 // ── for the sign-in flow (no principal yet: these read only what the login needs) ──
 
+/** What every sign-in needs of a connection, whatever its protocol: who it signs in and as what. */
+export async function loginRules(db: Queryable, row: ConnectionRow) {
+  return {
+    id: row.id,
+    orgId: row.org_id,
+    allowedDomains: (await domainsOf(db, [row.id])).get(row.id) ?? [],
+    roleMapping: row.role_mapping as Record<string, SsoRole>,
+    defaultRole: (row.default_role as SsoRole | null) ?? null,
+    requireMfa: row.require_mfa,
+    jit: row.jit,
+  };
+}
+
 export interface LoginConnection {
   connection: OidcConnection;
   clientSecret(): Promise<string>;
@@ -203,21 +216,14 @@ export async function loadOidcConnection(db: Queryable, env: AdminEnv, id: strin
   if (!z.uuid().safeParse(id).success) return null;
   const [row] = await db.select().from(ssoConnections).where(and(eq(ssoConnections.id, id), eq(ssoConnections.protocol, 'oidc'))).limit(1);
   if (!row) return null;
-  const domains = (await domainsOf(db, [id])).get(id) ?? [];
   return {
     connection: {
-      id: row.id,
-      orgId: row.org_id,
+      ...(await loginRules(db, row)),
       issuer: row.issuer,
       clientId: row.client_id,
-      allowedDomains: domains,
-      roleMapping: row.role_mapping as OidcConnection['roleMapping'],
-      defaultRole: (row.default_role as OidcConnection['defaultRole']) ?? null,
       groupsClaim: row.groups_claim,
       scopes: row.scopes,
-      requireMfa: row.require_mfa,
       acrValues: row.acr_values,
-      jit: row.jit,
     },
     clientSecret: async () => {
       try {
