@@ -13,6 +13,7 @@ import { storeBatch } from './consumer';
 import { buildOpenApi } from './openapi';
 import { oidcLoginRoutes } from './sso/oidc/routes';
 import { scimRoutes } from './scim/routes';
+import { samlLoginRoutes } from './sso/saml/routes';
 import { uiRoutes } from './ui/routes';
 import type { AdminEnv } from './env';
 import { adminApiAuth } from './auth/api-auth';
@@ -35,6 +36,7 @@ export function createAdminApp() {
   app.route('/ui', uiRoutes());
   app.route('/sso/oidc', oidcLoginRoutes());
   app.route('/scim/v2', scimRoutes());
+  app.route('/sso/saml', samlLoginRoutes());
 
   const api = new Hono<{ Bindings: AdminEnv; Variables: AdminVariables }>();
   api.use('*', database(), adminApiAuth());

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { quarantineQuerySchema } from './api/quarantine';
 import { createScimTokenSchema } from './domain/scim-tokens';
+import { createSamlConnectionSchema } from './domain/saml-connections';
 import { createOidcConnectionSchema } from './domain/sso-connections';
 import { auditLogQuerySchema, createApiTokenSchema, createKeySchema, createOrgSchema, createProviderKeySchema, eventsQuerySchema, listQuerySchema, rotateKeySchema, usageQuerySchema } from './schemas';
 
@@ -88,8 +89,15 @@ export function buildOpenApi() {
       '/api/v1/orgs/{org_id}/sso/oidc': {
         post: op('Add an OIDC single sign-on connection; the answer names the redirect URI to register (never the client secret)', { parameters: idParam('org_id'), requestBody: body(createOidcConnectionSchema(false)) }, '201'),
       },
-      '/api/v1/orgs/{org_id}/sso': { get: op("List an organisation's SSO connections", { parameters: idParam('org_id') }) },
-      '/api/v1/sso/{connection_id}': { delete: op('Delete an SSO connection', { parameters: idParam('connection_id') }) },
+      '/api/v1/orgs/{org_id}/sso/saml': {
+        post: op('Add a SAML 2.0 single sign-on connection from IdP metadata XML or entity id + SSO URL + certificate; the answer names the SP entity id, ACS URL and metadata URL to configure at the IdP', { parameters: idParam('org_id'), requestBody: body(createSamlConnectionSchema(false)) }, '201'),
+        get: op("List an organisation's SAML connections", { parameters: idParam('org_id') }),
+      },
+      '/api/v1/orgs/{org_id}/sso': { get: op("List an organisation's SSO connections (OIDC and SAML)", { parameters: idParam('org_id') }) },
+      '/api/v1/sso/{connection_id}': {
+        get: op('Read one SSO connection', { parameters: idParam('connection_id') }),
+        delete: op('Delete an SSO connection', { parameters: idParam('connection_id') }),
+      },
       '/api/v1/orgs/{org_id}/scim-tokens': {
         post: op('Create a SCIM bearer token for the organisation; the plaintext token and the SCIM base URL are in the response, this once', { parameters: idParam('org_id'), requestBody: body(createScimTokenSchema) }, '201'),
         get: op("List an organisation's SCIM tokens with when each was last used (never a hash)", { parameters: idParam('org_id') }),

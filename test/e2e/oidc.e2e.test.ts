@@ -4,12 +4,11 @@
  * and Chromium for the person signing in. The IdP is `http://localhost:<port>` and the admin UI
  * `http://127.0.0.1:<port>`: different sites, so cookies behave as with a real IdP.
  */
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestIdp, type TestIdp } from '../support/oidc-idp';
+import { launchChromium, signInThroughSso } from '../support/chromium';
 import { startE2E, type E2E, type Json } from './stack-fixture';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 let e2e: E2E;
 let idp: TestIdp;
@@ -20,10 +19,7 @@ let clientSecret: string;
 
 beforeAll(async () => {
   [e2e, idp] = await Promise.all([startE2E(), startTestIdp()]);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   const org = await e2e.admin('POST', '/orgs', { name: `SSO org ${Date.now()}` });
   expect(org.status).toBe(201);
   orgId = org.json.id;
@@ -103,12 +99,7 @@ describe('signing in with SSO in Chromium', () => {
   it('signs in a person who used MFA: lands in the UI as them, with the role their group maps to', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
-    await page.goto(`${e2e.stack.adminUrl}/ui/login`);
-    await page.fill('#sso_email', 'alice@acme.test');
-    await page.click('button:has-text("Sign in with SSO")');
-    await page.waitForURL((u) => u.origin === idp.issuer);
-    await page.fill('#username', 'alice');
-    await page.click('button:has-text("Sign in")');
+    await signInThroughSso(page, e2e.stack.adminUrl, 'alice@acme.test', idp.issuer, 'alice');
     await page.waitForURL((u) => u.origin === e2e.stack.adminUrl && u.pathname === '/ui');
     expect(await page.textContent('header')).toContain('alice@acme.test');
 
@@ -135,12 +126,7 @@ describe('signing in with SSO in Chromium', () => {
   it('refuses a person who signed in without MFA: a clear page and a denied audit row with the reason', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
-    await page.goto(`${e2e.stack.adminUrl}/ui/login`);
-    await page.fill('#sso_email', 'paul@acme.test');
-    await page.click('button:has-text("Sign in with SSO")');
-    await page.waitForURL((u) => u.origin === idp.issuer);
-    await page.fill('#username', 'paul');
-    await page.click('button:has-text("Sign in")');
+    await signInThroughSso(page, e2e.stack.adminUrl, 'paul@acme.test', idp.issuer, 'paul');
     await page.waitForURL((u) => u.pathname === '/sso/oidc/callback');
     const refused = page.locator('[data-testid=sso-refused]');
     expect(await refused.getAttribute('data-reason')).toBe('mfa_required');

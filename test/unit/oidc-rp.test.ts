@@ -9,7 +9,7 @@ import { beginLogin, finishLogin, type RpOptions } from '../../admin/sso/oidc/cl
 import type { OidcConnection } from '../../admin/sso/oidc/config';
 import { identityFromClaims } from '../../admin/sso/oidc/identity';
 import { mfaEvidence } from '../../admin/sso/oidc/mfa';
-import { LoginRefused, type RefusalReason } from '../../admin/sso/oidc/refusal';
+import { LoginRefused, type RefusalReason } from '../../admin/sso/refusal';
 import { ACR_VALUES, startTestIdp, type TestIdp } from '../support/oidc-idp';
 
 const REDIRECT_URI = 'http://127.0.0.1:9/sso/oidc/callback';

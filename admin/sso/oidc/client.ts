@@ -12,7 +12,7 @@
 import * as oauth from 'oauth4webapi';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { DEFAULT_SCOPES, idpUrlProblem, type OidcConnection } from './config';
-import { LoginRefused } from './refusal';
+import { LoginRefused } from '../refusal';
 
 export interface RpOptions {
   /** ALLOW_PRIVATE_UPSTREAMS: permits http and loopback IdPs (local stack and tests only). */

@@ -3,19 +3,12 @@
  * role the IdP's groups give them. Pure: the signature, issuer, audience, expiry and nonce were
  * checked before (client.ts).
  */
-import { ROLE_PRECEDENCE, type OidcConnection, type SsoRole } from './config';
+import { allowedEmail, roleFor, type SsoIdentity } from '../identity';
+import type { OidcConnection } from './config';
 import { mfaEvidence } from './mfa';
-import { LoginRefused } from './refusal';
+import { LoginRefused } from '../refusal';
 
-export interface SsoIdentity {
-  /** The IdP's stable subject identifier (OIDC Core §2 `sub`), unique per issuer. */
-  subject: string;
-  email: string;
-  displayName: string | null;
-  /** The role the groups claim maps to, or the default role; null only when the connection has neither. */
-  role: SsoRole | null;
-  mfa: boolean;
-}
+export { roleFor, type SsoIdentity };
 
 /** The groups claim as a list: IdPs send an array of strings, some a single string. */
 function groupsOf(claims: Record<string, unknown>, claim: string): string[] {
@@ -26,13 +19,6 @@ function groupsOf(claims: Record<string, unknown>, claim: string): string[] {
   return [];
 }
 
-export function roleFor(connection: OidcConnection, groups: readonly string[]): SsoRole | null {
-  // Own properties only: a group named like an Object.prototype member must map to nothing.
-  // eslint-disable-next-line security/detect-object-injection -- guarded by Object.hasOwn
-  const mapped = new Set(groups.map((g) => (Object.hasOwn(connection.roleMapping, g) ? connection.roleMapping[g] : undefined)).filter((r): r is SsoRole => r !== undefined));
-  return ROLE_PRECEDENCE.find((r) => mapped.has(r)) ?? connection.defaultRole;
-}
-
 export function identityFromClaims(connection: OidcConnection, claims: Record<string, unknown>): SsoIdentity {
   const subject = claims.sub;
   if (typeof subject !== 'string' || !subject) throw new LoginRefused('token_invalid', 'ID token has no sub');
@@ -41,9 +27,7 @@ export function identityFromClaims(connection: OidcConnection, claims: Record<st
   if (typeof claims.email !== 'string' || !claims.email.includes('@') || claims.email_verified === false) {
     throw new LoginRefused('email_missing', `email=${String(claims.email)} email_verified=${String(claims.email_verified)}`);
   }
-  const email = claims.email.trim().toLowerCase();
-  const domain = email.slice(email.lastIndexOf('@') + 1);
-  if (!connection.allowedDomains.includes(domain)) throw new LoginRefused('domain_not_allowed', `domain ${domain} not in ${connection.allowedDomains.join(',')}`);
+  const email = allowedEmail(claims.email, connection.allowedDomains);
   const evidence = mfaEvidence(claims, connection.acrValues);
   if (connection.requireMfa && !evidence.mfa) throw new LoginRefused('mfa_required', `no MFA shown: ${evidence.detail}`);
   const name = typeof claims.name === 'string' && claims.name.trim() ? claims.name.trim().slice(0, 200) : null;

@@ -20,7 +20,7 @@ import type { Database } from '../../db/client';
 import { oidcLoginStates } from '../../db/schema';
 import type { AdminEnv } from '../../env';
 import type { PendingLogin } from './client';
-import { LoginRefused } from './refusal';
+import { LoginRefused } from '../refusal';
 
 export const OIDC_BROWSER_COOKIE = 'routero_oidc';
 const COOKIE_PATH = '/sso/oidc';

@@ -16,7 +16,7 @@ import { actionContext, requestMeta } from '../../middleware';
 import { openRoute, type AdminRoute } from '../../route-table';
 import { testLoginSchema } from '../../schemas';
 import { currentSession, endSession, loginCsrfToken, loginCsrfValid, startSession } from '../../session';
-import { SsoLoginForm } from '../../sso/oidc/login-form';
+import { SsoLoginForm } from '../../sso/login-form';
 import { parseBody } from '../../validation';
 import { formOf } from '../forms';
 import { ErrorBox, Layout } from '../layout';

@@ -1,6 +1,7 @@
 /**
- * UI page: an organisation's SSO connections (OIDC). Lists them with the redirect URI to register
- * at the IdP, adds one (the client secret is sent once and never shown again), deletes one.
+ * UI page: an organisation's SSO connections (OIDC and SAML 2.0). Lists them with what to register
+ * at the IdP (OIDC redirect URI; SAML entity id, ACS URL, metadata URL), adds one (an OIDC client
+ * secret is sent once and never shown again; SAML takes IdP metadata XML), deletes one.
  * Mounted by the UI router behind its session and CSRF middleware; the add form and the delete
  * buttons appear only where Cerbos allows them.
  */
@@ -8,6 +9,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import * as actions from '../../actions';
 import { adminOrigin } from '../../api/sso';
 import { ORG_ROLES } from '../../db/schema';
+import { createSamlConnection, createSamlConnectionSchema } from '../../domain/saml-connections';
 import { createOidcConnection, createOidcConnectionSchema, deleteSsoConnection, listSsoConnections } from '../../domain/sso-connections';
 import { actionContext } from '../../middleware';
 import { route, type AdminRoute } from '../../route-table';
@@ -41,6 +43,7 @@ async function ssoPage(c: Ctx, orgId: string | undefined, error: string | null =
     withAnswers(connections, (k) => can(c, { kind: 'sso_connection', id: k.id, orgId: k.org_id }, 'delete')),
   ]);
   const csrf = c.var.page.csrf;
+  const samlError = values.saml_form ? error : null;
   return c.html(
     <Layout title="Single sign-on" page={c.var.page}>
       <form class="filters" method="get" action="/ui/sso">
@@ -51,25 +54,40 @@ async function ssoPage(c: Ctx, orgId: string | undefined, error: string | null =
         <button class="secondary" type="submit">Show</button>
       </form>
       <table data-testid="sso-connections">
-        <thead><tr><th>issuer</th><th>client id</th><th>domains</th><th>MFA</th><th>roles</th><th>JIT</th><th>redirect URI</th><th>created</th><th></th></tr></thead>
+        <thead><tr><th>protocol</th><th>identity provider</th><th>domains</th><th>MFA</th><th>roles</th><th>JIT</th><th>configure at the IdP</th><th>created</th><th></th></tr></thead>
         <tbody>
-          {rows.map(({ item: k, may: mayDelete }) => (
-            <tr>
-              <td>{k.issuer}</td>
-              <td><code>{k.client_id}</code></td>
-              <td>{k.allowed_domains.join(', ')}</td>
-              <td>{k.require_mfa ? <Badge value="required" /> : 'not required'}{k.acr_values.length ? ` (acr: ${k.acr_values.join(' ')})` : ''}</td>
-              <td>{[...Object.entries(k.role_mapping).map(([g, r]) => `${g} → ${r}`), `default → ${k.default_role ?? 'refuse'}`].join('; ')}</td>
-              <td>{k.jit ? 'yes' : 'no'}</td>
-              <td><code>{k.redirect_uri}</code></td>
-              <td>{fmtTime(k.created_at)}</td>
-              <td>
-                {mayDelete ? (
-                  <ActionButton action={`/ui/sso/${k.id}/delete`} csrf={csrf} orgId={k.org_id} label="Delete" danger confirm={`Delete the SSO connection to ${k.issuer}? People of ${k.allowed_domains.join(', ')} will no longer be able to sign in with it.`} />
-                ) : null}
-              </td>
-            </tr>
-          ))}
+          {rows.map(({ item: k, may: mayDelete }) => {
+            const idp = k.protocol === 'saml' ? k.idp_entity_id : k.issuer;
+            return (
+              <tr data-protocol={k.protocol}>
+                <td>{k.protocol === 'saml' ? 'SAML 2.0' : 'OIDC'}</td>
+                <td>{idp}{k.protocol === 'oidc' ? <> (client <code>{k.client_id}</code>)</> : null}</td>
+                <td>{k.allowed_domains.join(', ')}</td>
+                <td>
+                  {k.require_mfa ? <Badge value="required" /> : 'not required'}
+                  {k.protocol === 'oidc' && k.acr_values.length ? ` (acr: ${k.acr_values.join(' ')})` : ''}
+                  {k.protocol === 'saml' && k.require_mfa ? ` (${k.mfa_contexts.length} accepted contexts)` : ''}
+                </td>
+                <td>{[...Object.entries(k.role_mapping).map(([g, r]) => `${g} → ${r}`), `default → ${k.default_role ?? 'refuse'}`].join('; ')}</td>
+                <td>{k.jit ? 'yes' : 'no'}</td>
+                <td>
+                  {k.protocol === 'saml' ? (
+                    <>
+                      entity id <code>{k.sp_entity_id}</code>, ACS <code>{k.acs_url}</code>, <a href={k.metadata_url}>metadata</a>
+                    </>
+                  ) : (
+                    <code>{k.redirect_uri}</code>
+                  )}
+                </td>
+                <td>{fmtTime(k.created_at)}</td>
+                <td>
+                  {mayDelete ? (
+                    <ActionButton action={`/ui/sso/${k.id}/delete`} csrf={csrf} orgId={k.org_id} label="Delete" danger confirm={`Delete the SSO connection to ${idp}? People of ${k.allowed_domains.join(', ')} will no longer be able to sign in with it.`} />
+                  ) : null}
+                </td>
+              </tr>
+            );
+          })}
         </tbody>
       </table>
       {org && mayCreate ? (
@@ -108,6 +126,38 @@ async function ssoPage(c: Ctx, orgId: string | undefined, error: string | null =
             <p><button type="submit">Add SSO connection</button></p>
           </form>
         </div>
+      ) : null}
+      {org && mayCreate ? (
+        <div class="card">
+          <h2>Add a SAML 2.0 connection</h2>
+          <p class="muted">
+            Paste your identity provider's metadata XML. After adding, configure the IdP with the entity id and ACS URL shown in the table (or its metadata URL). Only signed assertions (RSA-SHA256 or stronger) are accepted; IdP-initiated sign-in is off.
+          </p>
+          <ErrorBox message={samlError} />
+          <form method="post" action="/ui/sso/saml">
+            <Csrf token={csrf} />
+            <input type="hidden" name="org_id" value={org.id} />
+            <label for="saml-metadata">IdP metadata XML</label>
+            <textarea id="saml-metadata" name="idp_metadata_xml" required>{values.idp_metadata_xml ?? ''}</textarea>
+            <label for="saml-domains">Allowed email domains (one per line)</label>
+            <textarea id="saml-domains" name="allowed_domains" required>{values.saml_form ? values.allowed_domains ?? '' : ''}</textarea>
+            <label for="saml-roles">Role mapping (one "group = role" per line; roles: {ORG_ROLES.join(', ')})</label>
+            <textarea id="saml-roles" name="role_mapping">{values.saml_form ? values.role_mapping ?? '' : ''}</textarea>
+            <label for="saml-default-role">Default role (for people in no mapped group)</label>
+            <select id="saml-default-role" name="default_role">
+              <option value="">none: refuse them</option>
+              {ORG_ROLES.map((r) => <option value={r} selected={values.saml_form === 'true' && values.default_role === r}>{r}</option>)}
+            </select>
+            <label for="saml-groups">Groups attribute</label>
+            <input type="text" id="saml-groups" name="groups_attribute" value={values.groups_attribute ?? 'groups'} />
+            <label for="saml-mfa-contexts">AuthnContextClassRef values that count as MFA (one per line; empty: the defaults for Okta, Entra ID and the SAML two-factor classes)</label>
+            <textarea id="saml-mfa-contexts" name="mfa_contexts">{values.mfa_contexts ?? ''}</textarea>
+            <input type="hidden" name="saml_form" value="true" />
+            <label><input type="checkbox" name="require_mfa" value="true" checked={values.require_mfa !== 'false'} /> Require multi-factor authentication</label>
+            <label><input type="checkbox" name="jit" value="true" checked={values.jit !== 'false'} /> Create people on their first sign-in (just in time)</label>
+            <p><button type="submit">Add SAML connection</button></p>
+          </form>
+        </div>
       ) : org ? (
         <ErrorBox message={error} />
       ) : (
@@ -116,6 +166,28 @@ async function ssoPage(c: Ctx, orgId: string | undefined, error: string | null =
     </Layout>,
     status,
   );
+}
+
+/** The end of both "add a connection" forms: show the first problem in the form, or create and go back to the list. */
+async function createFromForm<T>(
+  c: Ctx,
+  form: FormValues,
+  values: FormValues,
+  parsed: { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } },
+  create: (ctx: ReturnType<typeof actionContext>, orgId: string, input: T, origin: string) => Promise<unknown>,
+) {
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    return ssoPage(c, form.org_id, `${issue.path.join('.') || 'input'}: ${issue.message}`, values, 400);
+  }
+  const orgId = uuidField('organisation').safeParse(form.org_id);
+  if (!orgId.success) return ssoPage(c, undefined, 'org_id: must be an organisation id (UUID)', values, 400);
+  try {
+    await create(actionContext(c), orgId.data, parsed.data, adminOrigin(c));
+  } catch (e) {
+    return ssoPage(c, orgId.data, problem(e), values, statusOf(e));
+  }
+  return c.redirect(`/ui/sso?org_id=${encodeURIComponent(form.org_id ?? '')}`, 303);
 }
 
 export const SSO_ROUTES: AdminRoute<UiEnv>[] = [
@@ -137,18 +209,22 @@ export const SSO_ROUTES: AdminRoute<UiEnv>[] = [
       acr_values: words(form.acr_values),
       jit: form.jit === 'true',
     });
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      return ssoPage(c, form.org_id, `${issue.path.join('.') || 'input'}: ${issue.message}`, values, 400);
-    }
-    const orgId = uuidField('organisation').safeParse(form.org_id);
-    if (!orgId.success) return ssoPage(c, undefined, 'org_id: must be an organisation id (UUID)', values, 400);
-    try {
-      await createOidcConnection(actionContext(c), orgId.data, parsed.data, adminOrigin(c));
-    } catch (e) {
-      return ssoPage(c, orgId.data, problem(e), values, statusOf(e));
-    }
-    return c.redirect(`/ui/sso?org_id=${encodeURIComponent(form.org_id ?? '')}`, 303);
+    return createFromForm(c, form, values, parsed, createOidcConnection);
+  }),
+  route('POST', '/sso/saml', 'sso_connection', 'create', async (c) => {
+    const form = await formOf(c);
+    const values = { ...form, require_mfa: form.require_mfa ?? 'false', jit: form.jit ?? 'false', saml_form: 'true' };
+    const parsed = createSamlConnectionSchema(c.env.ALLOW_PRIVATE_UPSTREAMS === 'true').safeParse({
+      idp_metadata_xml: form.idp_metadata_xml,
+      allowed_domains: lines(form.allowed_domains),
+      role_mapping: roleMapping(form.role_mapping),
+      default_role: form.default_role || null,
+      groups_attribute: form.groups_attribute || undefined,
+      require_mfa: form.require_mfa === 'true',
+      mfa_contexts: lines(form.mfa_contexts),
+      jit: form.jit === 'true',
+    });
+    return createFromForm(c, form, values, parsed, createSamlConnection);
   }),
   route('POST', '/sso/:id/delete', 'sso_connection', 'delete', async (c) => {
     const form = await formOf(c);

@@ -1,5 +1,5 @@
 /**
- * Why an SSO login was refused. The code goes into the audit log; the message is what the person
+ * Why an SSO login (OIDC or SAML) was refused. The code goes into the audit log; the message is what the person
  * sees (it names what to do, never internal detail); `detail` is logged only.
  */
 export const REFUSALS = {
@@ -7,6 +7,7 @@ export const REFUSALS = {
   idp_error: 'Your identity provider did not complete the sign-in.',
   code_rejected: 'Your identity provider refused to complete this sign-in (the code was already used or has expired). Start again from the login page.',
   token_invalid: 'The answer from your identity provider could not be verified, so you were not signed in.',
+  replayed: 'This sign-in answer from your identity provider was already used. Start again from the login page.',
   no_sso_for_domain: "No single sign-on is set up for that email address's domain. Check the address, or ask your administrator.",
   connection_unavailable: 'This single sign-on connection is not available (unknown, misconfigured or unreachable). Ask your administrator.',
   email_missing: 'Your identity provider did not send a verified email address.',

@@ -1,6 +1,6 @@
 /**
- * "Sign in with SSO" on the login page: the email's domain picks the organisation's connection
- * (POST /sso/oidc/find), which sends the browser on to its identity provider.
+ * "Sign in with SSO" on the login page: the email's domain picks the organisation's connection,
+ * OIDC or SAML (POST /sso/oidc/find), which sends the browser on to its identity provider.
  */
 import type { FC } from 'hono/jsx';
 
