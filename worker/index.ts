@@ -63,3 +63,6 @@ export function createGateway() {
 }
 
 export default createGateway();
+
+/** The Durable Object class of the limit counters (wrangler.toml `LIMITS`). */
+export { LimitCounter } from './limits/counter';

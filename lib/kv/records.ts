@@ -4,9 +4,11 @@
  *
  *   vk:<virtual key id>             VirtualKeyRecord
  *   pk:<org id>:<provider>          ProviderKeyList (newest first; the gateway uses the first)
+ *   prices:v1                       PriceTable (USD per token per model, for cost estimates; lib/limits.ts)
  */
 // zod/mini: the gateway bundle must stay small (full zod adds ~100 KB gzip).
 import * as z from 'zod/mini';
+import { limitedSubjectSchema } from '../limits';
 
 export const PROVIDERS = ['openai', 'anthropic', 'mock'] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
@@ -26,6 +28,11 @@ export const virtualKeyRecordSchema = z.object({
   revoked_at: z.nullable(z.string()),
   /** Bumped on every change; part of the Cerbos decision-cache key. */
   version: z.int(),
+  /**
+   * The limited subjects this key's requests count against — the key itself, its owner, its
+   * organisation — each with its limits. Absent or empty: the key never touches a Durable Object.
+   */
+  limits: z.optional(z.array(limitedSubjectSchema)),
 });
 export type VirtualKeyRecord = z.infer<typeof virtualKeyRecordSchema>;
 

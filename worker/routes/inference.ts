@@ -21,6 +21,7 @@ import { openUpstream, selectUpstream, upstreamError, type ProviderKeyStore } fr
 import { safeUpstreamRequestId } from '../redact';
 import { tapStream } from '../stream';
 import { ClientGone, UpstreamExchange } from '../exchange';
+import { reserveLimits } from '../limits';
 
 type GatewayContext = Context<{ Bindings: Env; Variables: RequestContextVariables & KeyAuthVariables }>;
 
@@ -43,7 +44,8 @@ export function inferenceHandler(endpoint: Endpoint, providerKeys: ProviderKeySt
     const audit = c.get('audit')!;
     const key = c.get('virtualKey');
 
-    const body = parseJsonBody(await readBodyText(c.req.raw, config.maxBodyBytes));
+    const bodyText = await readBodyText(c.req.raw, config.maxBodyBytes);
+    const body = parseJsonBody(bodyText);
     validate(endpoint === 'messages' ? messagesRequestSchema : chatCompletionRequestSchema, body);
     const modelName = body.model as string;
     const stream = body.stream === true;
@@ -111,6 +113,18 @@ export function inferenceHandler(endpoint: Endpoint, providerKeys: ProviderKeySt
       });
     }
 
+    // Limits (worker/limits): reserve before the upstream call; the reservation settles with the
+    // request's one outcome, whichever path ends it (AuditRecorder.finish).
+    const limits = await reserveLimits(c.env, {
+      subjects: key.limits ?? [],
+      keyId: key.id,
+      requestId: c.get('requestId'),
+      bodyBytes: bodyText.length,
+      body,
+      model: modelName,
+    });
+    if (limits) audit.whenFinished((_status, usage) => c.executionCtx.waitUntil(limits.settle(usage)));
+
     const upstream = await openUpstream(providerKeys, config, target);
     const upstreamBody: Record<string, unknown> = { ...body, model: ref.model };
     let stripInjectedUsage = false;
@@ -165,6 +179,7 @@ export function inferenceHandler(endpoint: Endpoint, providerKeys: ProviderKeySt
       const upstreamId = safeUpstreamRequestId(res.headers, upstream.apiKey);
       if (upstreamId) headers.set('x-upstream-request-id', upstreamId);
       if (config.exposeServerTiming) headers.set('server-timing', `auth;desc="${c.get('keyAuthPath')}"`);
+      if (limits) for (const [name, value] of Object.entries(limits.headers())) headers.set(name, value);
 
       if (stream && isEventStream(res.headers.get('content-type')) && res.body) {
         const requestId = c.get('requestId');

@@ -1,0 +1,204 @@
+/**
+ * `LimitCounter`: the Durable Object holding one limited subject's counters (a key, a user or an
+ * organisation), in its own SQLite storage (decision 0016). A Durable Object runs one call at a
+ * time and each call below is synchronous SQL, so check-and-reserve is atomic: parallel requests
+ * cannot both take the last slot.
+ *
+ * - requests and tokens per minute: a sliding 60-second log of admitted requests (`hits`), each
+ *   with its token estimate, replaced by the real usage when the request settles;
+ * - concurrency: the open reservations;
+ * - budget: spend per UTC period (`spend`), plus the cost estimates of open reservations. The
+ *   gateway settles a request's cost from the published prices; the consumer's priced event
+ *   replaces it with the stored price (`costs` keeps which request was settled how, so the two
+ *   may arrive in either order and none is counted twice).
+ *
+ * A request is admitted while a limit still has room (`used < limit`), and then reserves its
+ * estimate: requests and concurrency are exact, and tokens or spend can exceed the limit by at most
+ * one request's real usage beyond its reservation (measured in test/e2e/limits.e2e.test.ts).
+ */
+import { DurableObject } from 'cloudflare:workers';
+import {
+  periodEnd,
+  periodStart,
+  type AlertCrossing,
+  type BudgetPeriod,
+  type CostSettleInput,
+  type LimitCounterRpc,
+  type Limits,
+  type ReserveInput,
+  type ReserveResult,
+  type SettleInput,
+  type Standing,
+} from '../../lib/limits';
+
+const WINDOW_MS = 60_000;
+/**
+ * A reservation never settled (its isolate died) stops counting after this long: longer than any
+ * request can last with the default upstream timeouts (10 minutes to first byte, 5 of silence).
+ */
+export const RESERVATION_TTL_MS = 30 * 60_000;
+/** Cost records are kept this long (longer than a month) so late events are not counted twice. */
+const COST_RECORD_TTL_MS = 40 * 86_400_000;
+
+const periodKey = (period: BudgetPeriod, at: number) => `${period}:${periodStart(period, at)}`;
+
+function usd(n: number): string {
+  return `$${n.toFixed(n < 1 ? 4 : 2)}`;
+}
+
+export class LimitCounter extends DurableObject implements LimitCounterRpc {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS hits (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, tokens INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS hits_at ON hits(at);
+      CREATE TABLE IF NOT EXISTS reservations (rid TEXT PRIMARY KEY, at INTEGER NOT NULL, hit_id INTEGER NOT NULL, cost REAL NOT NULL, period_key TEXT);
+      CREATE TABLE IF NOT EXISTS spend (period_key TEXT PRIMARY KEY, spent REAL NOT NULL);
+      CREATE TABLE IF NOT EXISTS costs (rid TEXT PRIMARY KEY, period_key TEXT NOT NULL, cost REAL NOT NULL, final INTEGER NOT NULL, at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS alerts (period_key TEXT NOT NULL, threshold INTEGER NOT NULL, rid TEXT NOT NULL, PRIMARY KEY (period_key, threshold));
+      CREATE TABLE IF NOT EXISTS revoked (key_id TEXT PRIMARY KEY, at INTEGER NOT NULL);
+    `);
+  }
+
+  private one<T>(query: string, ...args: SqlStorageValue[]): T | undefined {
+    const rows = this.sql.exec(query, ...args).toArray();
+    return rows[0] as T | undefined;
+  }
+
+  private spent(key: string): number {
+    return this.one<{ spent: number }>('SELECT spent FROM spend WHERE period_key = ?', key)?.spent ?? 0;
+  }
+
+  private addSpend(key: string, amount: number): void {
+    if (amount === 0) return;
+    this.sql.exec('INSERT INTO spend (period_key, spent) VALUES (?, ?) ON CONFLICT (period_key) DO UPDATE SET spent = spent + excluded.spent', key, amount);
+  }
+
+  private prune(now: number): void {
+    this.sql.exec('DELETE FROM hits WHERE at <= ?', now - WINDOW_MS);
+    this.sql.exec('DELETE FROM reservations WHERE at <= ?', now - RESERVATION_TTL_MS);
+  }
+
+  private standing(limits: Limits, now: number): Standing & { inFlight: number; tokensUsed: number; requests: number; oldest: number | null; reservedCost: number } {
+    const win = this.one<{ n: number; t: number | null; oldest: number | null }>('SELECT count(*) AS n, sum(tokens) AS t, min(at) AS oldest FROM hits')!;
+    const res = this.one<{ n: number; c: number | null }>('SELECT count(*) AS n, sum(cost) AS c FROM reservations')!;
+    const resetMs = win.oldest === null ? 0 : Math.max(0, win.oldest + WINDOW_MS - now);
+    const s: ReturnType<LimitCounter['standing']> = {
+      inFlight: res.n,
+      tokensUsed: win.t ?? 0,
+      requests: win.n,
+      oldest: win.oldest,
+      reservedCost: res.c ?? 0,
+    };
+    if (limits.rpm !== undefined) s.rpm = { limit: limits.rpm, remaining: Math.max(0, limits.rpm - win.n), resetMs };
+    if (limits.tpm !== undefined) s.tpm = { limit: limits.tpm, remaining: Math.max(0, limits.tpm - (win.t ?? 0)), resetMs };
+    if (limits.budget_usd !== undefined) {
+      const period = limits.budget_period ?? 'month';
+      s.budget = { limit: limits.budget_usd, spent: this.spent(periodKey(period, now)), period, resetsAt: periodEnd(period, now) };
+    }
+    return s;
+  }
+
+  reserve(input: ReserveInput): ReserveResult {
+    const now = input.now ?? Date.now();
+    const { limits } = input;
+    this.prune(now);
+    const s = this.standing(limits, now);
+    const refuse = (kind: Extract<ReserveResult, { ok: false }>['kind'], retryAfterMs: number, message: string): ReserveResult => ({
+      ok: false,
+      kind,
+      retryAfterMs: Math.max(0, Math.ceil(retryAfterMs)),
+      message,
+      standing: s,
+    });
+    if (this.one('SELECT 1 AS x FROM revoked WHERE key_id = ?', input.keyId)) return refuse('revoked', 0, 'This API key is revoked.');
+    if (limits.rpm !== undefined && s.requests >= limits.rpm) {
+      return refuse('requests', s.rpm!.resetMs, `Rate limit reached: ${limits.rpm} requests per minute.`);
+    }
+    if (limits.concurrency !== undefined && s.inFlight >= limits.concurrency) {
+      return refuse('concurrency', 1000, `Concurrency limit reached: ${limits.concurrency} requests at a time.`);
+    }
+    if (limits.tpm !== undefined && s.tokensUsed >= limits.tpm) {
+      return refuse('tokens', s.tpm!.resetMs, `Rate limit reached: ${limits.tpm} tokens per minute.`);
+    }
+    let period: string | null = null;
+    if (limits.budget_usd !== undefined) {
+      const p = limits.budget_period ?? 'month';
+      period = periodKey(p, now);
+      const committed = s.budget!.spent + s.reservedCost;
+      if (committed >= limits.budget_usd) {
+        const resets = new Date(s.budget!.resetsAt).toISOString();
+        const name = p === 'day' ? 'daily' : `${p}ly`;
+        return refuse('budget', s.budget!.resetsAt - now, `The ${name} budget of ${usd(limits.budget_usd)} is used up (${usd(committed)} spent or reserved); it resets at ${resets}.`);
+      }
+    }
+    const hit = this.one<{ id: number }>('INSERT INTO hits (at, tokens) VALUES (?, ?) RETURNING id', now, Math.max(0, Math.round(input.tokens)))!;
+    this.sql.exec(
+      'INSERT INTO reservations (rid, at, hit_id, cost, period_key) VALUES (?, ?, ?, ?, ?) ON CONFLICT (rid) DO NOTHING',
+      input.rid,
+      now,
+      hit.id,
+      Math.max(0, input.cost),
+      period,
+    );
+    return { ok: true, standing: this.standing(limits, now) };
+  }
+
+  settle(input: SettleInput): void {
+    const now = input.now ?? Date.now();
+    const r = this.one<{ hit_id: number; period_key: string | null; at: number }>('SELECT hit_id, period_key, at FROM reservations WHERE rid = ?', input.rid);
+    if (!r) return;
+    this.sql.exec('UPDATE hits SET tokens = ? WHERE id = ?', Math.max(0, Math.round(input.tokens)), r.hit_id);
+    this.sql.exec('DELETE FROM reservations WHERE rid = ?', input.rid);
+    if (input.cost === null || input.cost <= 0 || !r.period_key) return;
+    // The consumer's priced event may have come first: then its price stands.
+    const known = this.one('SELECT 1 AS x FROM costs WHERE rid = ?', input.rid);
+    if (known) return;
+    this.sql.exec('INSERT INTO costs (rid, period_key, cost, final, at) VALUES (?, ?, ?, 0, ?)', input.rid, r.period_key, input.cost, now);
+    this.addSpend(r.period_key, input.cost);
+  }
+
+  settleCost(input: CostSettleInput): AlertCrossing[] {
+    const now = input.now ?? Date.now();
+    const period = input.limits.budget_period ?? 'month';
+    const row = this.one<{ period_key: string; cost: number; final: number }>('SELECT period_key, cost, final FROM costs WHERE rid = ?', input.rid);
+    if (!row) {
+      const key = periodKey(period, input.at);
+      this.sql.exec('INSERT INTO costs (rid, period_key, cost, final, at) VALUES (?, ?, ?, 1, ?)', input.rid, key, input.cost, now);
+      this.addSpend(key, input.cost);
+    } else if (!row.final) {
+      this.sql.exec('UPDATE costs SET cost = ?, final = 1 WHERE rid = ?', input.cost, input.rid);
+      this.addSpend(row.period_key, input.cost - row.cost);
+    }
+    this.sql.exec('DELETE FROM costs WHERE at <= ?', now - COST_RECORD_TTL_MS);
+    const budget = input.limits.budget_usd;
+    if (budget === undefined || budget <= 0) return [];
+    const key = periodKey(period, now);
+    const spent = this.spent(key);
+    const crossings: AlertCrossing[] = [];
+    for (const threshold of [...new Set(input.thresholds)].sort((a, b) => a - b)) {
+      if (spent < (budget * threshold) / 100) break;
+      // Each threshold fires once per period. The request that crossed it owns the alert, so a
+      // retried delivery of the same event gets the same answer and nothing is lost or doubled.
+      this.sql.exec('INSERT INTO alerts (period_key, threshold, rid) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', key, threshold, input.rid);
+      const owner = this.one<{ rid: string }>('SELECT rid FROM alerts WHERE period_key = ? AND threshold = ?', key, threshold);
+      if (owner?.rid === input.rid) {
+        crossings.push({ threshold, period, periodStart: periodStart(period, now), periodEnd: periodEnd(period, now), spent, budget });
+      }
+    }
+    return crossings;
+  }
+
+  revokeKey(keyId: string): void {
+    this.sql.exec('INSERT INTO revoked (key_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING', keyId, Date.now());
+  }
+
+  status(limits: Limits, now = Date.now()): Standing & { inFlight: number } {
+    this.prune(now);
+    const { inFlight, rpm, tpm, budget } = this.standing(limits, now);
+    return { inFlight, ...(rpm ? { rpm } : {}), ...(tpm ? { tpm } : {}), ...(budget ? { budget } : {}) };
+  }
+}

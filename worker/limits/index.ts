@@ -1,0 +1,210 @@
+/**
+ * The gateway's side of limits and budgets (DESIGN §8, decision 0016): the one interface the
+ * request path calls.
+ *
+ *   const r = await reserveLimits(env, { key, requestId, body, model });   // null: key unlimited
+ *   …upstream call…                      r.settle(usage)  (any outcome; usage may be empty)
+ *   response headers:                    r.headers()
+ *
+ * A key whose record carries no limited subject never touches a Durable Object. For a limited key
+ * every subject (key, its owner, its organisation) is reserved in its own `LimitCounter` in
+ * parallel; one refusal cancels the others' reservations. A Durable Object that cannot be reached
+ * fails the request closed (503).
+ */
+import type { Usage } from '../../lib/audit/event';
+import { GatewayError } from '../../lib/errors';
+import { log } from '../../lib/log';
+import {
+  PRICES_KV_KEY,
+  priceTableSchema,
+  subjectName,
+  type LimitCounterRpc,
+  type LimitedSubject,
+  type ModelPrice,
+  type ReserveResult,
+  type Standing,
+} from '../../lib/limits';
+
+export { LimitCounter } from './counter';
+
+export interface LimitsEnv {
+  ROUTERO_KV: KVNamespace;
+  LIMITS?: DurableObjectNamespace;
+}
+
+/** Output tokens assumed for a request that sets no max_tokens (the estimate a reservation holds). */
+export const DEFAULT_OUTPUT_ALLOWANCE = 1024;
+/** How long one Durable Object call may take before the request fails closed. */
+const DO_TIMEOUT_MS = 5_000;
+/** How long an isolate keeps the price table it read from KV. */
+const PRICE_CACHE_MS = 60_000;
+
+let prices: { at: number; table: Map<string, ModelPrice> } | null = null;
+
+async function priceOf(kv: KVNamespace, model: string, now: number): Promise<ModelPrice | null> {
+  if (!prices || now - prices.at > PRICE_CACHE_MS) {
+    const table = new Map<string, ModelPrice>();
+    try {
+      const parsed = priceTableSchema.safeParse(await kv.get(PRICES_KV_KEY, 'json'));
+      if (parsed.success) for (const [name, p] of Object.entries(parsed.data.models)) table.set(name, p);
+    } catch (e) {
+      log('warn', 'price table unreadable; cost estimates are 0 until it is', { reason: e instanceof Error ? e.message : String(e) });
+    }
+    prices = { at: now, table };
+  }
+  return prices.table.get(model) ?? null;
+}
+
+/** Tokens a request may use: its text (~4 bytes a token, an over-estimate for JSON) plus its output allowance. */
+export function estimateTokens(bodyBytes: number, body: Record<string, unknown>): { input: number; output: number } {
+  const asked = [body.max_tokens, body.max_completion_tokens].find((v): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0);
+  return { input: Math.ceil(bodyBytes / 4), output: Math.min(asked ?? DEFAULT_OUTPUT_ALLOWANCE, 1_000_000) };
+}
+
+export function costOf(price: ModelPrice | null, input: number, output: number): number | null {
+  if (!price) return null;
+  return input * price.input + output * price.output;
+}
+
+function stubOf(env: LimitsEnv, s: LimitedSubject): LimitCounterRpc {
+  const ns = env.LIMITS!;
+  return ns.get(ns.idFromName(subjectName(s.kind, s.id))) as unknown as LimitCounterRpc;
+}
+
+function withTimeout<T>(p: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} took over ${DO_TIMEOUT_MS} ms`)), DO_TIMEOUT_MS);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** OpenAI's reset format: "1s", "6m0s", "250ms". */
+export function formatReset(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.ceil(ms))}ms`;
+  const s = Math.ceil(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${s % 60}s`;
+  return `${Math.floor(m / 60)}h${m % 60}m${s % 60}s`;
+}
+
+/** The x-ratelimit-* headers for the tightest of the subjects' request and token windows. */
+export function limitHeaders(standings: Standing[]): Record<string, string> {
+  const h: Record<string, string> = {};
+  const tightest = (pick: (s: Standing) => Standing['rpm']) =>
+    standings.map(pick).filter((w): w is NonNullable<Standing['rpm']> => w !== undefined).sort((a, b) => a.remaining - b.remaining || a.limit - b.limit)[0];
+  const req = tightest((s) => s.rpm);
+  if (req) {
+    h['x-ratelimit-limit-requests'] = String(req.limit);
+    h['x-ratelimit-remaining-requests'] = String(req.remaining);
+    h['x-ratelimit-reset-requests'] = formatReset(req.resetMs);
+  }
+  const tok = tightest((s) => s.tpm);
+  if (tok) {
+    h['x-ratelimit-limit-tokens'] = String(tok.limit);
+    h['x-ratelimit-remaining-tokens'] = String(tok.remaining);
+    h['x-ratelimit-reset-tokens'] = formatReset(tok.resetMs);
+  }
+  const budget = standings
+    .map((s) => s.budget)
+    .filter((b): b is NonNullable<Standing['budget']> => b !== undefined)
+    .sort((a, b) => a.limit - a.spent - (b.limit - b.spent))[0];
+  if (budget) {
+    h['x-routero-budget-limit-usd'] = budget.limit.toFixed(4);
+    h['x-routero-budget-remaining-usd'] = Math.max(0, budget.limit - budget.spent).toFixed(4);
+    h['x-routero-budget-reset'] = new Date(budget.resetsAt).toISOString();
+  }
+  return h;
+}
+
+export interface Reservation {
+  /** Limit headers for a successful response. */
+  headers(): Record<string, string>;
+  /** Settles with the real usage (empty usage releases): once; later calls do nothing. */
+  settle(usage: Usage): Promise<void>;
+}
+
+const SUBJECT_WORD = { key: 'API key', user: 'user', org: 'organisation' } as const;
+
+export async function reserveLimits(
+  env: LimitsEnv,
+  opts: { subjects: LimitedSubject[]; keyId: string; requestId: string; bodyBytes: number; body: Record<string, unknown>; model: string; now?: number },
+): Promise<Reservation | null> {
+  const subjects = opts.subjects;
+  if (subjects.length === 0) return null;
+  if (!env.LIMITS) {
+    throw new GatewayError('unavailable', 'The rate-limit service is unavailable; try again shortly.', { reason: 'LIMITS binding missing' });
+  }
+  const now = opts.now ?? Date.now();
+  const est = estimateTokens(opts.bodyBytes, opts.body);
+  const price = subjects.some((s) => s.limits.budget_usd !== undefined) ? await priceOf(env.ROUTERO_KV, opts.model, now) : null;
+  const estCost = costOf(price, est.input, est.output) ?? 0;
+  const stubs = subjects.map((s) => stubOf(env, s));
+  const results = await Promise.allSettled(
+    stubs.map((stub, i) =>
+      withTimeout(
+        stub.reserve({ rid: opts.requestId, keyId: opts.keyId, limits: subjects[i]!.limits, tokens: est.input + est.output, cost: estCost }),
+        'limit reservation',
+      ),
+    ),
+  );
+  const cancelAll = () =>
+    Promise.all(stubs.map((stub, i) => (results[i]!.status === 'fulfilled' && (results[i] as PromiseFulfilledResult<ReserveResult>).value.ok ? stub.settle({ rid: opts.requestId, tokens: 0, cost: null }).catch(() => undefined) : undefined)));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await cancelAll();
+    throw new GatewayError('unavailable', 'The rate-limit service is unavailable; try again shortly.', {
+      reason: `limit counter unreachable: ${failed.reason instanceof Error ? failed.reason.message : String(failed.reason)}`,
+    });
+  }
+  const answers = results.map((r) => (r as PromiseFulfilledResult<ReserveResult>).value);
+  const standings = answers.map((a) => a.standing);
+  const refusals = answers.map((a, i) => ({ a, s: subjects[i]! })).filter((x) => !x.a.ok);
+  if (refusals.length > 0) {
+    await cancelAll();
+    const order = ['revoked', 'budget', 'concurrency', 'requests', 'tokens'];
+    refusals.sort((x, y) => order.indexOf((x.a as { kind: string }).kind) - order.indexOf((y.a as { kind: string }).kind));
+    const { a, s } = refusals[0]! as { a: Extract<ReserveResult, { ok: false }>; s: LimitedSubject };
+    if (a.kind === 'revoked') {
+      throw new GatewayError('authentication', 'Invalid API key.', { reason: `key ${opts.keyId} revoked (limit counter ${s.kind}:${s.id})`, code: 'invalid_api_key' });
+    }
+    const headers = limitHeaders(standings);
+    headers['retry-after'] = String(Math.max(1, Math.ceil(a.retryAfterMs / 1000)));
+    const who = SUBJECT_WORD[s.kind];
+    const code = a.kind === 'budget' ? 'budget_exceeded' : a.kind === 'concurrency' ? 'concurrency_limit_exceeded' : 'rate_limit_exceeded';
+    throw new GatewayError('rate_limit', `${a.message.replace(/\.$/, '')} (limit on this ${who}).`, {
+      code,
+      headers,
+      reason: `${a.kind} limit of ${s.kind}:${s.id} refused request ${opts.requestId}`,
+    });
+  }
+
+  let settled = false;
+  return {
+    headers: () => limitHeaders(standings),
+    async settle(usage: Usage) {
+      if (settled) return;
+      settled = true;
+      // input_tokens is the whole input, cache reads and writes included (lib/audit/event.ts). The
+      // estimate prices every input token at the full rate; the consumer's event corrects it.
+      const input = usage.input_tokens ?? 0;
+      const output = usage.output_tokens ?? 0;
+      const cost = usage.input_tokens === null && usage.output_tokens === null ? null : costOf(price, input, output);
+      await Promise.all(
+        stubs.map((stub, i) =>
+          stub.settle({ rid: opts.requestId, tokens: input + output, cost }).catch((e: unknown) => {
+            const s = subjects[i]!;
+            log('error', 'limit settle failed; the reservation expires on its own', {
+              request_id: opts.requestId,
+              subject: `${s.kind}:${s.id}`,
+              reason: e instanceof Error ? e.message : String(e),
+            });
+          }),
+        ),
+      );
+    },
+  };
+}
