@@ -3,6 +3,10 @@ export interface AdminEnv {
   // ── bindings ──
   /** Edge read model, written after every Postgres change. */
   ROUTERO_KV: KVNamespace;
+  /** The gateway's limit counters (script_name = routero-gateway): revocation and cost settlement. */
+  LIMITS?: DurableObjectNamespace;
+  /** Producer for budget alert deliveries (consumed by this Worker: admin/webhooks.ts). */
+  WEBHOOK_QUEUE?: Queue<{ delivery_id: string }>;
   // ── secrets ──
   /** Bearer token for the management API (`wrangler secret put MASTER_KEY`). */
   MASTER_KEY?: string;
@@ -13,6 +17,8 @@ export interface AdminEnv {
   /** Signs admin UI session tokens and CSRF tokens; at least 32 characters. */
   SESSION_SIGNING_KEY?: string;
   // ── vars ──
+  /** Seconds before the first webhook retry (doubling each time; default 2). */
+  WEBHOOK_RETRY_BASE_SECONDS?: string;
   /** Local development only: host:port of the WebSocket-to-TCP proxy in front of Postgres. */
   NEON_WS_PROXY?: string;
   /** Base URL of the Cerbos policy decision point. */

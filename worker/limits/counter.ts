@@ -17,13 +17,13 @@
  * one request's real usage beyond its reservation (measured in test/e2e/limits.e2e.test.ts).
  */
 import { DurableObject } from 'cloudflare:workers';
+/* The RPC surface callers see is LimitCounterRpc in lib/limits.ts (the same methods, as promises). */
 import {
   periodEnd,
   periodStart,
   type AlertCrossing,
   type BudgetPeriod,
   type CostSettleInput,
-  type LimitCounterRpc,
   type Limits,
   type ReserveInput,
   type ReserveResult,
@@ -46,10 +46,10 @@ function usd(n: number): string {
   return `$${n.toFixed(n < 1 ? 4 : 2)}`;
 }
 
-export class LimitCounter extends DurableObject implements LimitCounterRpc {
+export class LimitCounter extends DurableObject<object> {
   private readonly sql: SqlStorage;
 
-  constructor(ctx: DurableObjectState, env: unknown) {
+  constructor(ctx: DurableObjectState, env: object) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.sql.exec(`

@@ -39,9 +39,13 @@ const DO_TIMEOUT_MS = 5_000;
 /** How long an isolate keeps the price table it read from KV. */
 const PRICE_CACHE_MS = 60_000;
 
-let prices: { at: number; table: Map<string, ModelPrice> } | null = null;
+let prices: { at: number; table: Map<string, ModelPrice>; dearest: ModelPrice | null } | null = null;
 
-async function priceOf(kv: KVNamespace, model: string, now: number): Promise<ModelPrice | null> {
+/**
+ * The model's published price (`exact`, what a settlement charges) and the price a reservation
+ * estimates with: the model's own, or for a model not yet in the table the dearest known one.
+ */
+async function priceOf(kv: KVNamespace, model: string, now: number): Promise<{ exact: ModelPrice | null; estimate: ModelPrice | null }> {
   if (!prices || now - prices.at > PRICE_CACHE_MS) {
     const table = new Map<string, ModelPrice>();
     try {
@@ -50,9 +54,13 @@ async function priceOf(kv: KVNamespace, model: string, now: number): Promise<Mod
     } catch (e) {
       log('warn', 'price table unreadable; cost estimates are 0 until it is', { reason: e instanceof Error ? e.message : String(e) });
     }
-    prices = { at: now, table };
+    const all = [...table.values()];
+    const dearest: ModelPrice | null =
+      all.length === 0 ? null : { input: Math.max(...all.map((p) => p.input)), output: Math.max(...all.map((p) => p.output)) };
+    prices = { at: now, table, dearest };
   }
-  return prices.table.get(model) ?? null;
+  const exact = prices.table.get(model) ?? null;
+  return { exact, estimate: exact ?? prices.dearest };
 }
 
 /** Tokens a request may use: its text (~4 bytes a token, an over-estimate for JSON) plus its output allowance. */
@@ -141,7 +149,7 @@ export async function reserveLimits(
   const now = opts.now ?? Date.now();
   const est = estimateTokens(opts.bodyBytes, opts.body);
   const price = subjects.some((s) => s.limits.budget_usd !== undefined) ? await priceOf(env.ROUTERO_KV, opts.model, now) : null;
-  const estCost = costOf(price, est.input, est.output) ?? 0;
+  const estCost = costOf(price?.estimate ?? null, est.input, est.output) ?? 0;
   const stubs = subjects.map((s) => stubOf(env, s));
   const results = await Promise.allSettled(
     stubs.map((stub, i) =>
@@ -192,7 +200,7 @@ export async function reserveLimits(
       // estimate prices every input token at the full rate; the consumer's event corrects it.
       const input = usage.input_tokens ?? 0;
       const output = usage.output_tokens ?? 0;
-      const cost = usage.input_tokens === null && usage.output_tokens === null ? null : costOf(price, input, output);
+      const cost = usage.input_tokens === null && usage.output_tokens === null ? null : costOf(price?.exact ?? null, input, output);
       await Promise.all(
         stubs.map((stub, i) =>
           stub.settle({ rid: opts.requestId, tokens: input + output, cost }).catch((e: unknown) => {
