@@ -132,6 +132,8 @@ export interface AlertCrossing {
 export interface LimitCounterRpc {
   reserve(input: ReserveInput): Promise<ReserveResult>;
   settle(input: SettleInput): Promise<void>;
+  /** Forgets a reservation entirely (another subject refused the request): it counts nowhere. */
+  cancel(rid: string): Promise<void>;
   settleCost(input: CostSettleInput): Promise<AlertCrossing[]>;
   revokeKey(keyId: string): Promise<void>;
   status(limits: Limits, now?: number): Promise<Standing & { inFlight: number }>;

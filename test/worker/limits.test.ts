@@ -125,6 +125,26 @@ describe('gateway with limits', () => {
     expect(res.res.headers.get('x-ratelimit-limit-requests')).toBeNull();
   });
 
+  it('a request one subject refuses counts against none (key, user and org reserve together)', async () => {
+    const h = harness();
+    const keySubject = crypto.randomUUID();
+    const orgSubject = crypto.randomUUID();
+    const { key } = await seedKey({
+      limits: [
+        { kind: 'key', id: keySubject, limits: { rpm: 5 } },
+        { kind: 'org', id: orgSubject, limits: { rpm: 1 } },
+      ],
+    });
+    expect((await h.call('/v1/chat/completions', { json: chat, key })).res.status).toBe(200);
+    const refused = await h.call('/v1/chat/completions', { json: chat, key });
+    expect(refused.res.status).toBe(429);
+    expect(refused.json).toMatchObject({ error: { code: 'rate_limit_exceeded', message: expect.stringMatching(/1 requests per minute \(limit on this organisation\)/) } });
+    // The tightest window is the one the headers show.
+    expect(refused.res.headers.get('x-ratelimit-limit-requests')).toBe('1');
+    const keyCounter = ns().get(ns().idFromName(`key:${keySubject}`)) as unknown as LimitCounterRpc;
+    expect((await keyCounter.status({ rpm: 5 })).rpm!.remaining).toBe(4);
+  });
+
   it('a limited key gets limit headers from its real counter', async () => {
     const h = harness();
     const { key } = await seedKey({ limits: [{ kind: 'key', id: crypto.randomUUID(), limits: { rpm: 7, tpm: 5000 } }] });

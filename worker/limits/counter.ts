@@ -161,6 +161,13 @@ export class LimitCounter extends DurableObject<object> {
     this.addSpend(r.period_key, input.cost);
   }
 
+  cancel(rid: string): void {
+    const r = this.one<{ hit_id: number }>('SELECT hit_id FROM reservations WHERE rid = ?', rid);
+    if (!r) return;
+    this.sql.exec('DELETE FROM hits WHERE id = ?', r.hit_id);
+    this.sql.exec('DELETE FROM reservations WHERE rid = ?', rid);
+  }
+
   settleCost(input: CostSettleInput): AlertCrossing[] {
     const now = input.now ?? Date.now();
     const period = input.limits.budget_period ?? 'month';

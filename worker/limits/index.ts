@@ -20,8 +20,8 @@ import {
   subjectName,
   type LimitCounterRpc,
   type LimitedSubject,
+  type LimitKind,
   type ModelPrice,
-  type ReserveResult,
   type Standing,
 } from '../../lib/limits';
 
@@ -150,37 +150,35 @@ export async function reserveLimits(
   const est = estimateTokens(opts.bodyBytes, opts.body);
   const price = subjects.some((s) => s.limits.budget_usd !== undefined) ? await priceOf(env.ROUTERO_KV, opts.model, now) : null;
   const estCost = costOf(price?.estimate ?? null, est.input, est.output) ?? 0;
-  const stubs = subjects.map((s) => stubOf(env, s));
-  const results = await Promise.allSettled(
-    stubs.map((stub, i) =>
-      withTimeout(
-        stub.reserve({ rid: opts.requestId, keyId: opts.keyId, limits: subjects[i]!.limits, tokens: est.input + est.output, cost: estCost }),
-        'limit reservation',
+  const counters = subjects.map((subject) => ({ subject, stub: stubOf(env, subject) }));
+  const results = await Promise.all(
+    counters.map(({ subject, stub }) =>
+      withTimeout(stub.reserve({ rid: opts.requestId, keyId: opts.keyId, limits: subject.limits, tokens: est.input + est.output, cost: estCost }), 'limit reservation').then(
+        (answer) => ({ subject, stub, answer, error: null }),
+        (error: unknown) => ({ subject, stub, answer: null, error }),
       ),
     ),
   );
-  const cancelAll = () =>
-    Promise.all(stubs.map((stub, i) => (results[i]!.status === 'fulfilled' && (results[i] as PromiseFulfilledResult<ReserveResult>).value.ok ? stub.settle({ rid: opts.requestId, tokens: 0, cost: null }).catch(() => undefined) : undefined)));
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  // A refused or failed request takes nothing: the subjects that admitted it forget it entirely.
+  const cancelAll = () => Promise.all(results.map((r) => (r.answer?.ok ? r.stub.cancel(opts.requestId).catch(() => undefined) : undefined)));
+  const failed = results.find((r) => r.error !== null);
   if (failed) {
     await cancelAll();
     throw new GatewayError('unavailable', 'The rate-limit service is unavailable; try again shortly.', {
-      reason: `limit counter unreachable: ${failed.reason instanceof Error ? failed.reason.message : String(failed.reason)}`,
+      reason: `limit counter unreachable: ${failed.error instanceof Error ? failed.error.message : String(failed.error)}`,
     });
   }
-  const answers = results.map((r) => (r as PromiseFulfilledResult<ReserveResult>).value);
-  const standings = answers.map((a) => a.standing);
-  const refusals = answers.map((a, i) => ({ a, s: subjects[i]! })).filter((x) => !x.a.ok);
+  const standings = results.map((r) => r.answer!.standing);
+  const refusals = results.flatMap((r) => (r.answer && !r.answer.ok ? [{ a: r.answer, s: r.subject }] : []));
   if (refusals.length > 0) {
     await cancelAll();
-    const order = ['revoked', 'budget', 'concurrency', 'requests', 'tokens'];
-    refusals.sort((x, y) => order.indexOf((x.a as { kind: string }).kind) - order.indexOf((y.a as { kind: string }).kind));
-    const { a, s } = refusals[0]! as { a: Extract<ReserveResult, { ok: false }>; s: LimitedSubject };
+    const order: LimitKind[] = ['revoked', 'budget', 'concurrency', 'requests', 'tokens'];
+    refusals.sort((x, y) => order.indexOf(x.a.kind) - order.indexOf(y.a.kind));
+    const { a, s } = refusals[0]!;
     if (a.kind === 'revoked') {
       throw new GatewayError('authentication', 'Invalid API key.', { reason: `key ${opts.keyId} revoked (limit counter ${s.kind}:${s.id})`, code: 'invalid_api_key' });
     }
-    const headers = limitHeaders(standings);
-    headers['retry-after'] = String(Math.max(1, Math.ceil(a.retryAfterMs / 1000)));
+    const headers = { ...limitHeaders(standings), 'retry-after': String(Math.max(1, Math.ceil(a.retryAfterMs / 1000))) };
     const who = SUBJECT_WORD[s.kind];
     const code = a.kind === 'budget' ? 'budget_exceeded' : a.kind === 'concurrency' ? 'concurrency_limit_exceeded' : 'rate_limit_exceeded';
     throw new GatewayError('rate_limit', `${a.message.replace(/\.$/, '')} (limit on this ${who}).`, {
@@ -202,9 +200,8 @@ export async function reserveLimits(
       const output = usage.output_tokens ?? 0;
       const cost = usage.input_tokens === null && usage.output_tokens === null ? null : costOf(price?.exact ?? null, input, output);
       await Promise.all(
-        stubs.map((stub, i) =>
+        counters.map(({ subject: s, stub }) =>
           stub.settle({ rid: opts.requestId, tokens: input + output, cost }).catch((e: unknown) => {
-            const s = subjects[i]!;
             log('error', 'limit settle failed; the reservation expires on its own', {
               request_id: opts.requestId,
               subject: `${s.kind}:${s.id}`,
