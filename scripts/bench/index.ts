@@ -137,7 +137,7 @@ async function limitsCost(t: Targets) {
       push(v, 'lat_p99', lat.p99 as number);
       push(v, 'lat_errors', lat.errors as number);
       for (const c of [8, 32]) {
-        const tp = await autocannon(target, c, config.tpSeconds);
+        const tp = await autocannon(target, c, Math.max(3, config.tpSeconds));
         push(v, `rps_c${c}`, tp.rps);
         push(v, `rps_c${c}_errors`, tp.errors + tp.non2xx);
       }
