@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
+import { chromium } from 'playwright-core';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_USAGE } from '../support/fake-providers';
@@ -306,6 +307,54 @@ describe('budget alert webhooks', () => {
       expect(Math.max(...log.json.data.map((d: Json) => d.attempts))).toBeGreaterThanOrEqual(2);
     } finally {
       server.close();
+    }
+  }, 120_000);
+});
+
+describe('admin UI (Chromium)', () => {
+  it('shows and sets organisation and key limits, and lists alert deliveries', async () => {
+    const browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = await browser.newPage();
+      const ui = (p: string) => `${e2e.stack.adminUrl}/ui${p}`;
+      await page.goto(ui('/login'));
+      await page.fill('#master_key', e2e.stack.masterKey);
+      await page.click('button[type=submit]');
+      await page.goto(ui('/limits'));
+      // The webhook test's deliveries are in the log.
+      expect(await page.textContent('[data-testid=webhook-deliveries]')).toMatch(/delivered/);
+
+      await page.selectOption('#lo-org', orgId);
+      await page.fill('#lo-rpm', '777');
+      await page.fill('#lo-thresholds', '40, 90');
+      await page.click('text=Save organisation limits');
+      await page.waitForSelector('text=Organisation limits saved.');
+      expect(await page.textContent('[data-testid=org-limits-table]')).toContain('777 rpm');
+      expect(await page.textContent('[data-testid=org-limits-table]')).toContain('40 %, 90 %');
+
+      const { id } = await createKey(null);
+      await page.fill('#lk-id', id);
+      await page.fill('#lk-budget', '3');
+      await page.selectOption('#lk-period', 'day');
+      await page.click('text=Save key limits');
+      await page.waitForSelector('text=Key limits saved.');
+      expect(await page.textContent('[data-testid=key-limits-table]')).toContain('$3.00 a day');
+      await page.goto(ui(`/keys/${id}`));
+      expect(await page.textContent('body')).toContain('Limits: $3.00 a day');
+
+      // A bad value is refused with the field named, nothing saved.
+      await page.goto(ui('/limits'));
+      await page.fill('#lk-id', id);
+      await page.fill('#lk-rpm', '0');
+      await page.click('text=Save key limits');
+      expect(await page.textContent('[role=alert]')).toMatch(/rpm/);
+      expect((await e2e.admin('GET', `/keys/${id}`)).json.limits).toEqual({ budget_usd: 3, budget_period: 'day' });
+    } finally {
+      await browser.close();
+      expect((await e2e.admin('PATCH', `/orgs/${orgId}`, { limits: null, budget_alert_thresholds: null })).status).toBe(200);
     }
   }, 120_000);
 });
