@@ -207,8 +207,12 @@ describe('budgets', () => {
   async function budgetEdge(stream: boolean, budgetRequests: number) {
     const budget = Number((oneRequestUsd * budgetRequests).toFixed(10));
     const { key, id } = await createKey({ budget_usd: budget, budget_period: 'day' }, { models: ['openai/gpt-4o-mini'] });
+    // A prompt long enough that the gateway's input estimate (body bytes / 4) covers the 31 prompt
+    // tokens the fake provider reports, and max_tokens equal to its 6 output tokens: each
+    // reservation is an upper bound of the real cost, the case the stated bound is about.
+    const messages = [{ role: 'user', content: `hi ${'padding '.repeat(12)}` }];
     const statuses = await Promise.all(
-      Array.from({ length: 50 }, () => chat(key, stream ? { stream: true, stream_options: { include_usage: true } } : {}).then(async (r) => (await drain(r), r.status))),
+      Array.from({ length: 50 }, () => chat(key, { messages, ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}) }).then(async (r) => (await drain(r), r.status))),
     );
     const ok = statuses.filter((s) => s === 200).length;
     const spent = await eventually('every admitted request priced', async () => {
@@ -220,9 +224,10 @@ describe('budgets', () => {
       `[limits] budget ${budget.toFixed(8)} USD (${budgetRequests} requests' worth), 50 parallel ${stream ? 'streamed' : 'non-streamed'}: ` +
         `${ok} admitted, spent ${spent.usd.toFixed(8)} USD, overspend ${Math.max(0, overspend).toFixed(8)} USD = ${(Math.max(0, overspend) / oneRequestUsd).toFixed(2)} requests`,
     );
-    // The bound (decision 0016): at most one request beyond the budget.
-    expect(ok).toBeGreaterThanOrEqual(budgetRequests - 1);
+    // The bound (decision 0016): at most one request beyond the budget. And not far below it: the
+    // reservations hold estimates, so a burst may stop a little early, never at half.
     expect(spent.usd).toBeLessThanOrEqual(budget + oneRequestUsd + 1e-12);
+    expect(ok).toBeGreaterThanOrEqual(Math.ceil(budgetRequests * 0.6));
     return { key, id, budget };
   }
 
@@ -345,12 +350,12 @@ describe('admin UI (Chromium)', () => {
       await page.goto(ui(`/keys/${id}`));
       expect(await page.textContent('body')).toContain('Limits: $3.00 a day');
 
-      // A bad value is refused with the field named, nothing saved.
+      // A value the browser lets through but the server refuses: named, nothing saved.
       await page.goto(ui('/limits'));
       await page.fill('#lk-id', id);
-      await page.fill('#lk-rpm', '0');
+      await page.fill('#lk-rpm', '20000000');
       await page.click('text=Save key limits');
-      expect(await page.textContent('[role=alert]')).toMatch(/rpm/);
+      expect(await page.textContent('[role=alert]')).toMatch(/rpm: must be at most 10000000/);
       expect((await e2e.admin('GET', `/keys/${id}`)).json.limits).toEqual({ budget_usd: 3, budget_period: 'day' });
     } finally {
       await browser.close();
