@@ -233,7 +233,14 @@ describe('budgets', () => {
 
   it('50 parallel non-streamed requests at a budget edge overspend at most one request', async () => {
     const { key } = await budgetEdge(false, 10);
-    const refused = await chat(key);
+    // The burst may have stopped a request or two early (reservations hold estimates): what room
+    // is left is used, then the budget refuses.
+    let refused = await chat(key);
+    for (let i = 0; i < 5 && refused.status === 200; i++) {
+      await drain(refused);
+      await new Promise((r) => setTimeout(r, 200));
+      refused = await chat(key);
+    }
     expect(refused.status).toBe(429);
     const body = (await refused.json()) as Json;
     expect(body.error.code).toBe('budget_exceeded');
