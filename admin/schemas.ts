@@ -6,6 +6,9 @@ import { z } from 'zod';
 import { MODEL_PATTERN_RE } from '../lib/models';
 import { isValidCidr } from '../lib/net/cidr';
 import { checkUpstreamBaseUrl } from '../lib/net/host';
+import { MAX_ATTEMPTS } from '../lib/audit/event';
+import { ROUTE_NAME_RE, ROUTE_STRATEGIES } from '../lib/kv/records';
+import { KEYED_PROVIDERS, PROVIDERS, providerInfo } from '../lib/providers/catalog';
 
 export const uuidField = (name: string) => z.string({ error: 'is required' }).uuid(`must be a ${name} id (UUID)`);
 
@@ -107,13 +110,20 @@ export function createProviderKeySchema(allowPrivate: boolean) {
     const checked = checkUpstreamBaseUrl(u, allowPrivate);
     if (!checked.ok) ctx.addIssue({ code: 'custom', message: checked.reason });
   });
-  return z.strictObject({
-    org_id: uuidField('organisation'),
-    provider: z.enum(['openai', 'anthropic'], { error: 'must be one of: openai, anthropic' }),
-    name: nameField,
-    secret: textField(4096).pipe(z.string().min(8, 'is too short to be an API key')),
-    base_url: baseUrl.nullish(),
-  });
+  return z
+    .strictObject({
+      org_id: uuidField('organisation'),
+      provider: z.enum(KEYED_PROVIDERS, { error: `must be one of: ${KEYED_PROVIDERS.join(', ')}` }),
+      name: nameField,
+      secret: textField(4096).pipe(z.string().min(8, 'is too short to be an API key')),
+      base_url: baseUrl.nullish(),
+    })
+    .superRefine((v, ctx) => {
+      // Self-hosted servers (vLLM, Ollama) have no public address to default to.
+      if (providerInfo(v.provider)?.baseUrlRequired && !v.base_url) {
+        ctx.addIssue({ code: 'custom', path: ['base_url'], message: `is required for ${v.provider}` });
+      }
+    });
 }
 
 export const createKeySchema = z.strictObject({
@@ -171,3 +181,41 @@ export const auditLogQuerySchema = z.object({
 
 /** TEST ONLY: body of POST /ui/test-login (see admin/ui/pages/login.tsx). */
 export const testLoginSchema = z.strictObject({ email: z.string().max(320).pipe(z.email()) });
+
+// ── routes ──
+
+/** A route target's model: `provider/model` of a provider in the catalog (a route never names a route). */
+const routeTargetModel = z
+  .string({ error: 'is required' })
+  .max(256, 'must be at most 256 characters')
+  .regex(/^[A-Za-z0-9._:-]+\/[A-Za-z0-9._:/@-]+$/, 'must be a model like "openai/gpt-4o-mini"')
+  .refine((m) => providerInfo(m.slice(0, m.indexOf('/'))) !== null, `must name a known provider (${PROVIDERS.join(', ')})`);
+
+const routeTargetSchema = z.strictObject({
+  model: routeTargetModel,
+  provider_key_id: uuidField('provider key').nullish(),
+  weight: z.number({ error: 'must be a number' }).positive('must be greater than 0').max(1000, 'must be at most 1000').optional(),
+});
+
+export const routeNameField = z
+  .string({ error: 'is required' })
+  .regex(ROUTE_NAME_RE, 'must be 1–63 characters: lower-case letters, digits, ".", "_" or "-", starting with a letter or digit');
+
+const routeFields = {
+  strategy: z.enum(ROUTE_STRATEGIES, { error: `must be one of: ${ROUTE_STRATEGIES.join(', ')}` }),
+  targets: z.array(routeTargetSchema, { error: 'must be an array of targets' }).min(1, 'must name at least one target').max(MAX_ATTEMPTS, `must name at most ${MAX_ATTEMPTS} targets`),
+  max_attempts: z.number({ error: 'must be an integer' }).int('must be an integer').min(1, 'must be at least 1').max(MAX_ATTEMPTS, `must be at most ${MAX_ATTEMPTS}`).optional(),
+  timeout_ms: z.number({ error: 'must be an integer' }).int('must be an integer').min(100, 'must be at least 100').max(600_000, 'must be at most 600000').nullish(),
+};
+
+export const createRouteSchema = z.strictObject({ org_id: uuidField('organisation'), name: routeNameField, ...routeFields });
+
+/** PATCH /routes/:id — any of strategy, targets, max_attempts, timeout_ms (the name and organisation stay). */
+export const updateRouteSchema = z
+  .strictObject({
+    strategy: routeFields.strategy.optional(),
+    targets: routeFields.targets.optional(),
+    max_attempts: routeFields.max_attempts,
+    timeout_ms: routeFields.timeout_ms,
+  })
+  .refine((v) => Object.values(v).some((x) => x !== undefined), 'must change strategy, targets, max_attempts or timeout_ms');

@@ -11,6 +11,8 @@ import {
   cleanAuditText,
   cleanNullableAuditText,
   emptyUsage,
+  MAX_ATTEMPTS,
+  type AuditAttempt,
   type AuditEvent,
   type Usage,
 } from '../lib/audit/event';
@@ -23,6 +25,9 @@ export class AuditRecorder {
   /** May hold whatever the client sent; `finish` caps and cleans it. */
   model: string | null = null;
   stream = false;
+  /** The route's name when the client called `route/<name>`. */
+  route: string | null = null;
+  private readonly attempts: AuditAttempt[] = [];
   private firstByteAt: number | null = null;
   private sent = false;
   private readonly onFinish: Array<(status: number, usage: Usage) => void> = [];
@@ -37,6 +42,24 @@ export class AuditRecorder {
 
   markFirstByte(now = Date.now()): void {
     this.firstByteAt ??= now;
+  }
+
+  /**
+   * One upstream call, as it ends (answered, failed, timed out). The pipeline records each attempt;
+   * `provider`/`model` follow the latest, so the event names the final target.
+   */
+  recordAttempt(attempt: Omit<AuditAttempt, 'latency_ms'> & { startedAt: number }, now = Date.now()): void {
+    this.provider = attempt.provider;
+    this.model = attempt.model;
+    if (this.attempts.length >= MAX_ATTEMPTS) return;
+    this.attempts.push({
+      model: cleanAuditText(attempt.model),
+      provider: cleanAuditText(attempt.provider),
+      provider_key_id: cleanNullableAuditText(attempt.provider_key_id),
+      status: Number.isInteger(attempt.status) && attempt.status >= 0 && attempt.status <= 999 ? attempt.status : 0,
+      error_type: cleanNullableAuditText(attempt.error_type),
+      latency_ms: Math.max(0, now - attempt.startedAt),
+    });
   }
 
   get finished(): boolean {
@@ -83,6 +106,9 @@ export class AuditRecorder {
       cache_write_tokens: boundCount(usage.cache_write_tokens),
       latency_ms: latency,
       ttfb_ms: this.firstByteAt === null ? null : Math.max(0, this.firstByteAt - this.startedAt),
+      reasoning_tokens: boundCount(usage.reasoning_tokens ?? null),
+      route: cleanNullableAuditText(this.route),
+      attempts: this.attempts,
     });
     if (!this.queue) return;
     const flush = batcherFor(this.queue).add(event, { now: status === 499 });
@@ -130,7 +156,7 @@ export function queuedSize(event: AuditEvent, limits: QueueLimits = QUEUE_LIMITS
   return utf8Length(JSON.stringify(event)) + limits.messageOverheadBytes;
 }
 
-const TRUNCATABLE = ['model', 'provider', 'key_id', 'error_type', 'endpoint', 'request_id'] as const;
+const TRUNCATABLE = ['model', 'provider', 'key_id', 'error_type', 'endpoint', 'request_id', 'route'] as const;
 
 /**
  * Shrinks the event's longest text fields until it fits one Queue message. With text capped at

@@ -36,7 +36,8 @@ export function upstreamTimeoutError(what: string, ms: number): GatewayError {
 }
 
 export class UpstreamExchange {
-  private readonly abort = new AbortController();
+  /** The current attempt's controller: each attempt (retry, fallback) gets its own. */
+  private abort = new AbortController();
   private settled = false;
   private usageOf: () => Usage = emptyUsage;
   private readonly onSettle: Array<() => void> = [];
@@ -111,31 +112,56 @@ export class UpstreamExchange {
     this.letGo();
   }
 
-  /** Waits for the response headers, at most the header timeout. */
-  async headers(call: (signal: AbortSignal) => Promise<Response>): Promise<Response> {
+  /**
+   * One attempt: waits for the response headers, at most `timeoutMs` (the header timeout unless a
+   * route sets its own). A timeout aborts this attempt only and throws a 504 `upstream_timeout`
+   * error; whether another attempt follows, or the request ends with it, is the pipeline's call.
+   */
+  async headers(call: (signal: AbortSignal) => Promise<Response>, timeoutMs = this.timeouts.headerMs): Promise<Response> {
+    if (this.settled) throw new ClientGone();
+    const attempt = new AbortController();
+    this.abort = attempt;
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      this.settle(504, 'upstream_timeout');
-    }, this.timeouts.headerMs);
+      attempt.abort();
+    }, timeoutMs);
     try {
       // The client's own signal goes to the fetch too, so the runtime ties the provider call to
       // the client's connection directly, whatever JS gets to run when the client leaves.
-      const res = await call(AbortSignal.any([this.clientSignal, this.abort.signal]));
-      if (this.clientGone || this.settled) {
+      const res = await call(AbortSignal.any([this.clientSignal, attempt.signal]));
+      if (this.clientGone || this.settled || timedOut) {
         // The provider answered after the client left (or after the timeout): not a success.
         await res.body?.cancel().catch(() => undefined);
-        if (timedOut) throw upstreamTimeoutError('did not answer', this.timeouts.headerMs);
+        if (timedOut && !this.clientGone) throw upstreamTimeoutError('did not answer', timeoutMs);
         throw new ClientGone();
       }
       return res;
     } catch (e) {
-      if (timedOut) throw upstreamTimeoutError('did not answer', this.timeouts.headerMs);
-      if (this.clientGone) throw new ClientGone();
+      if (this.clientGone || this.settled) throw new ClientGone();
+      if (timedOut) throw upstreamTimeoutError('did not answer', timeoutMs);
       throw e;
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Waits before another attempt, or until the client leaves (then throws ClientGone): a retry's
+   * backoff never outlives the client.
+   */
+  async pause(ms: number): Promise<void> {
+    if (ms <= 0) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.clientSignal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.clientSignal.addEventListener('abort', done);
+    });
+    if (this.clientGone || this.settled) throw new ClientGone();
   }
 
   /** One read of the response body, at most the idle timeout. */
@@ -166,10 +192,9 @@ export class UpstreamExchange {
     } catch (e) {
       reader.cancel().catch(() => undefined);
       if (this.clientGone) throw new ClientGone();
-      if (e instanceof UpstreamIdle) {
-        this.settle(504, 'upstream_timeout');
-        throw upstreamTimeoutError('stopped sending its answer', e.ms);
-      }
+      // Recorded by the pipeline, which owns the request's outcome (an error body that stalls
+      // may still be followed by another attempt).
+      if (e instanceof UpstreamIdle) throw upstreamTimeoutError('stopped sending its answer', e.ms);
       throw new GatewayError('upstream_unreachable', 'The upstream provider closed the connection before its answer was complete.', {
         reason: `upstream body failed: ${e instanceof Error ? e.message : String(e)}`,
       });

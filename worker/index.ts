@@ -9,9 +9,11 @@ import { gatewayConfig, type Env } from './env';
 import { log } from '../lib/log';
 import { keyAuth, type KeyAuthVariables } from './middleware/key-auth';
 import { requestContext, wireFormatFor, type RequestContextVariables } from './middleware/request-context';
-import { inferenceHandler } from './routes/inference';
+import { inferenceHandler } from './pipeline';
+import { RouteStore } from './pipeline/plan';
 import { listModels } from './routes/models';
 import { ProviderKeyStore } from './upstream';
+import { auditErrorType } from './pipeline/attempts';
 
 export function createGateway() {
   const app = new Hono<{ Bindings: Env; Variables: RequestContextVariables & KeyAuthVariables }>();
@@ -29,8 +31,9 @@ export function createGateway() {
 
   app.use('/v1/*', requestContext(), keyAuth());
   const providerKeys = new ProviderKeyStore();
-  app.post('/v1/chat/completions', inferenceHandler('chat_completions', providerKeys));
-  app.post('/v1/messages', inferenceHandler('messages', providerKeys));
+  const routes = new RouteStore();
+  app.post('/v1/chat/completions', inferenceHandler('chat_completions', providerKeys, routes));
+  app.post('/v1/messages', inferenceHandler('messages', providerKeys, routes));
   app.get('/v1/models', listModels(providerKeys));
 
   app.notFound((c) => {
@@ -49,7 +52,7 @@ export function createGateway() {
     }
     const requestId = c.get('requestId') as string | undefined;
     const audit = c.get('audit');
-    audit?.finish(err.status, err.code === 'upstream_error' ? 'upstream_error' : err.kind);
+    audit?.finish(err.status, auditErrorType(err));
     log(err.status >= 500 ? 'error' : 'warn', 'request failed', {
       request_id: requestId,
       status: err.status,

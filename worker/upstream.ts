@@ -72,7 +72,10 @@ export interface UpstreamTarget {
   entry: ProviderKeyEntry | null;
 }
 
-/** Chooses the organisation's provider key and checks its base URL; decrypts nothing. */
+/**
+ * Chooses the organisation's provider key (the newest, or the one a route target names) and checks
+ * its base URL; decrypts nothing.
+ */
 export async function selectUpstream(
   store: ProviderKeyStore,
   env: Env,
@@ -80,18 +83,24 @@ export async function selectUpstream(
   adapter: ProviderAdapter,
   orgId: string,
   modelName: string,
+  providerKeyId: string | null = null,
 ): Promise<UpstreamTarget> {
-  if (!adapter.requiresKey) return { baseUrl: adapter.defaultBaseUrl, entry: null };
-  const entries = await store.get(env, orgId, adapter.name, config.keyCacheTtlMs);
-  const entry = entries[0];
+  const { info } = adapter;
+  if (!info.requiresKey) return { baseUrl: info.defaultBaseUrl ?? '', entry: null };
+  const entries = await store.get(env, orgId, info.name, config.keyCacheTtlMs);
+  const entry = providerKeyId === null ? entries[0] : entries.find((e) => e.id === providerKeyId);
   if (!entry) {
     throw new GatewayError(
       'not_found',
-      `The model '${modelName}' is not available: no ${adapter.name} provider key is configured for this organisation.`,
+      providerKeyId === null
+        ? `The model '${modelName}' is not available: no ${info.name} provider key is configured for this organisation.`
+        : `The model '${modelName}' is not available: its route names a ${info.name} provider key that no longer exists.`,
       { code: 'model_not_found', param: 'model' },
     );
   }
-  return { baseUrl: checkedBaseUrl(entry.base_url ?? adapter.defaultBaseUrl, config.allowPrivateUpstreams), entry };
+  const base = entry.base_url ?? info.defaultBaseUrl;
+  if (base === null) throw providerConfigError(`provider key ${entry.id} of ${info.name} has no base URL`);
+  return { baseUrl: checkedBaseUrl(base, config.allowPrivateUpstreams), entry };
 }
 
 /** Decrypts the chosen provider key, after authorization: plaintext exists only for allowed calls. */

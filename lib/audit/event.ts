@@ -62,6 +62,24 @@ const nullableText = () => z.nullable(storableText());
 /** Milliseconds: a finite non-negative number within the safe-integer range once rounded. */
 const millis = () => z.number().check(z.nonnegative(), z.maximum(Number.MAX_SAFE_INTEGER));
 
+/** Most attempts one request makes (a route's `max_attempts` is capped to this). */
+export const MAX_ATTEMPTS = 10;
+
+/** One upstream call of a request: retries and fallbacks each add one (never content). */
+export const auditAttemptSchema = z.strictObject({
+  /** `provider/model` of the target tried. */
+  model: storableText(),
+  provider: storableText(),
+  /** The provider key used (a server-side id, never the secret); null for the mock. */
+  provider_key_id: nullableText(),
+  /** The upstream's HTTP status; 0 when no response came (connection error, timeout). */
+  status: z.int().check(z.minimum(0), z.maximum(999)),
+  /** null when the attempt answered the client; else why it did not (`upstream_error`, `upstream_timeout`, …). */
+  error_type: nullableText(),
+  latency_ms: millis(),
+});
+export type AuditAttempt = z.infer<typeof auditAttemptSchema>;
+
 export const auditEventSchema = z.strictObject({
   id: z.uuid(),
   request_id: storableText(),
@@ -83,6 +101,13 @@ export const auditEventSchema = z.strictObject({
   cache_write_tokens: count(),
   latency_ms: millis(),
   ttfb_ms: z.nullable(millis()),
+  // Added with routing (migration 0011). Optional so events queued by an older gateway still pass.
+  /** Reasoning (thinking) tokens, part of output_tokens where the provider reports them. */
+  reasoning_tokens: z.optional(count()),
+  /** The route's name when the client called `route/<name>`; `provider`/`model` are then the final target's. */
+  route: z.optional(nullableText()),
+  /** Every upstream call, in order; the last one is the final target's. Empty when none was made. */
+  attempts: z.optional(z.array(auditAttemptSchema).check(z.maxLength(MAX_ATTEMPTS))),
 });
 
 export type AuditEvent = z.infer<typeof auditEventSchema>;
@@ -95,6 +120,8 @@ export interface Usage {
   output_tokens: number | null;
   cache_read_tokens: number | null;
   cache_write_tokens: number | null;
+  /** Optional: readers that know of none leave it out. */
+  reasoning_tokens?: number | null;
 }
 
 export const emptyUsage = (): Usage => ({

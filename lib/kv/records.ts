@@ -4,14 +4,15 @@
  *
  *   vk:<virtual key id>             VirtualKeyRecord
  *   pk:<org id>:<provider>          ProviderKeyList (newest first; the gateway uses the first)
+ *   rt:<org id>:<route name>        RouteRecord (a virtual model `route/<name>`)
  *   prices:v1                       PriceTable (USD per token per model, for cost estimates; lib/limits.ts)
  */
 // zod/mini: the gateway bundle must stay small (full zod adds ~100 KB gzip).
 import * as z from 'zod/mini';
 import { limitedSubjectSchema } from '../limits';
+import { PROVIDERS, type ProviderName } from '../providers/catalog';
 
-export const PROVIDERS = ['openai', 'anthropic', 'mock'] as const;
-export type ProviderName = (typeof PROVIDERS)[number];
+export { PROVIDERS, type ProviderName };
 export const providerNameSchema = z.enum(PROVIDERS);
 
 export const virtualKeyRecordSchema = z.object({
@@ -48,7 +49,34 @@ export const providerKeyEntrySchema = z.object({
 export type ProviderKeyEntry = z.infer<typeof providerKeyEntrySchema>;
 export const providerKeyListSchema = z.array(providerKeyEntrySchema);
 
+/** Route strategies: `fallback` tries the targets in order; `weighted` orders them by a weighted draw. */
+export const ROUTE_STRATEGIES = ['fallback', 'weighted'] as const;
+
+/** A route target: a model of a provider, optionally pinned to one of the org's provider keys. */
+export const routeTargetSchema = z.object({
+  model: z.string(),
+  provider_key_id: z.nullable(z.string()),
+  weight: z.number(),
+});
+
+export const routeRecordSchema = z.object({
+  id: z.string(),
+  org_id: z.string(),
+  name: z.string(),
+  strategy: z.enum(ROUTE_STRATEGIES),
+  targets: z.array(routeTargetSchema),
+  /** Upstream calls at most, retries and fallbacks included. */
+  max_attempts: z.int(),
+  /** Per attempt, until the response headers arrive; null: the gateway's header timeout. */
+  timeout_ms: z.nullable(z.int()),
+});
+export type RouteRecord = z.infer<typeof routeRecordSchema>;
+
+/** Route names: what follows `route/` in a model name. */
+export const ROUTE_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
 export const kvKeys = {
   virtualKey: (id: string) => `vk:${id}`,
   providerKeys: (orgId: string, provider: string) => `pk:${orgId}:${provider}`,
+  route: (orgId: string, name: string) => `rt:${orgId}:${name}`,
 };

@@ -48,32 +48,34 @@ interface Golden {
   outcome: StreamOutcome;
 }
 
-const u = (input: number | null, output: number | null, cacheRead: number | null = null, cacheWrite: number | null = null): Usage => ({
+const u = (input: number | null, output: number | null, cacheRead: number | null = null, cacheWrite: number | null = null, reasoning?: number): Usage => ({
   input_tokens: input,
   output_tokens: output,
   cache_read_tokens: cacheRead,
   cache_write_tokens: cacheWrite,
+  // OpenAI's completion_tokens_details.reasoning_tokens, where the fixture reports it.
+  ...(reasoning === undefined ? {} : { reasoning_tokens: reasoning }),
 });
 const OK: StreamOutcome = { complete: true, upstreamErrorType: null };
 const INCOMPLETE: StreamOutcome = { complete: false, upstreamErrorType: null };
 
 const GOLDEN: Golden[] = [
   // The plain cases: usage read, bytes unchanged (client asked for usage, or Anthropic).
-  { fixture: 'openai-chat-stream-usage.sse', tap: 'openai', expect: 'same', usage: u(23, 4, 16), outcome: OK },
+  { fixture: 'openai-chat-stream-usage.sse', tap: 'openai', expect: 'same', usage: u(23, 4, 16, null, 0), outcome: OK },
   { fixture: 'openai-chat-stream-plain.sse', tap: 'openai', expect: 'same', usage: u(null, null), outcome: OK },
   { fixture: 'anthropic-messages-stream.sse', tap: 'anthropic', expect: 'same', usage: u(2125, 15, 2000, 100), outcome: OK },
   // Strip mode: exactly the stream the client would have got without include_usage (item 9).
-  { fixture: 'openai-chat-stream-usage.sse', tap: 'openai-strip', expect: 'openai-chat-stream-plain.sse', usage: u(23, 4, 16), outcome: OK },
+  { fixture: 'openai-chat-stream-usage.sse', tap: 'openai-strip', expect: 'openai-chat-stream-plain.sse', usage: u(23, 4, 16, null, 0), outcome: OK },
   // Item 8: Azure's prompt_filter_results chunk (empty choices, "usage": null) is kept.
-  { fixture: 'openai-chat-azure-filter-usage.sse', tap: 'openai-strip', expect: 'openai-chat-azure-filter-plain.sse', usage: u(52, 3, 0), outcome: OK },
-  { fixture: 'openai-chat-azure-filter-usage.sse', tap: 'openai', expect: 'same', usage: u(52, 3, 0), outcome: OK },
+  { fixture: 'openai-chat-azure-filter-usage.sse', tap: 'openai-strip', expect: 'openai-chat-azure-filter-plain.sse', usage: u(52, 3, 0, null, 0), outcome: OK },
+  { fixture: 'openai-chat-azure-filter-usage.sse', tap: 'openai', expect: 'same', usage: u(52, 3, 0, null, 0), outcome: OK },
   // Item 9: touched events keep event/id/comment lines, big integers and escapes; a usage chunk
   // without `choices` is dropped, not turned into an empty chunk; invalid UTF-8 passes unchanged.
-  { fixture: 'openai-chat-strip-touched.sse', tap: 'openai-strip', expect: 'openai-chat-strip-touched.expected.sse', usage: u(52, 3, 0), outcome: OK },
-  { fixture: 'openai-chat-strip-touched.sse', tap: 'openai', expect: 'same', usage: u(52, 3, 0), outcome: OK },
+  { fixture: 'openai-chat-strip-touched.sse', tap: 'openai-strip', expect: 'openai-chat-strip-touched.expected.sse', usage: u(52, 3, 0, null, 0), outcome: OK },
+  { fixture: 'openai-chat-strip-touched.sse', tap: 'openai', expect: 'same', usage: u(52, 3, 0, null, 0), outcome: OK },
   // Item 7: "\n\r\n", "\r\n\r", CR-only events; item 10: `data:  {` with two spaces.
-  { fixture: 'openai-chat-mixed-endings.sse', tap: 'openai', expect: 'same', usage: u(52, 3, 0), outcome: OK },
-  { fixture: 'openai-chat-mixed-endings.sse', tap: 'openai-strip', expect: 'openai-chat-mixed-endings.strip.sse', usage: u(52, 3, 0), outcome: OK },
+  { fixture: 'openai-chat-mixed-endings.sse', tap: 'openai', expect: 'same', usage: u(52, 3, 0, null, 0), outcome: OK },
+  { fixture: 'openai-chat-mixed-endings.sse', tap: 'openai-strip', expect: 'openai-chat-mixed-endings.strip.sse', usage: u(52, 3, 0, null, 0), outcome: OK },
   { fixture: 'anthropic-messages-mixed-endings.sse', tap: 'anthropic', expect: 'same', usage: u(40, 9, 0, 0), outcome: OK },
   // Item 5: the provider's error inside a 200 stream, and a stream that ends without its end marker.
   { fixture: 'openai-chat-error-midstream.sse', tap: 'openai', expect: 'same', usage: u(null, null), outcome: { complete: false, upstreamErrorType: 'server_error' } },

@@ -35,6 +35,9 @@ export function usageFromChatCompletion(body: Record<string, unknown> | null): U
   if (details && typeof details === 'object') {
     usage.cache_read_tokens = asCount((details as Record<string, unknown>).cached_tokens);
   }
+  // Reasoning (o-series) tokens are part of completion_tokens; recorded apart when reported.
+  const out = rec.completion_tokens_details;
+  if (out && typeof out === 'object') usage.reasoning_tokens = asCount((out as Record<string, unknown>).reasoning_tokens);
   return usage;
 }
 

@@ -2,8 +2,8 @@
  * The gateway's side of limits and budgets (DESIGN §8, decision 0016): the one interface the
  * request path calls.
  *
- *   const r = await reserveLimits(env, { key, requestId, body, model });   // null: key unlimited
- *   …upstream call…                      r.settle(usage)  (any outcome; usage may be empty)
+ *   const r = await reserveLimits(env, { subjects, keyId, requestId, body, models });  // null: unlimited
+ *   …upstream call…                      r.settle(usage, model)  (any outcome; usage may be empty)
  *   response headers:                    r.headers()
  *
  * A key whose record carries no limited subject never touches a Durable Object. For a limited key
@@ -131,15 +131,27 @@ export function limitHeaders(standings: Standing[]): Record<string, string> {
 export interface Reservation {
   /** Limit headers for a successful response. */
   headers(): Record<string, string>;
-  /** Settles with the real usage (empty usage releases): once; later calls do nothing. */
-  settle(usage: Usage): Promise<void>;
+  /**
+   * Settles with the real usage of the model that answered (empty usage releases): once; later
+   * calls do nothing.
+   */
+  settle(usage: Usage, model: string | null): Promise<void>;
 }
 
 const SUBJECT_WORD = { key: 'API key', user: 'user', org: 'organisation' } as const;
 
 export async function reserveLimits(
   env: LimitsEnv,
-  opts: { subjects: LimitedSubject[]; keyId: string; requestId: string; bodyBytes: number; body: Record<string, unknown>; model: string; now?: number },
+  opts: {
+    subjects: LimitedSubject[];
+    keyId: string;
+    requestId: string;
+    /** The validated request body (its size estimates the input tokens; max_tokens the output). */
+    body: object;
+    /** The models the request may go to (a route's targets): the dearest is reserved. */
+    models: string[];
+    now?: number;
+  },
 ): Promise<Reservation | null> {
   const subjects = opts.subjects;
   if (subjects.length === 0) return null;
@@ -147,9 +159,11 @@ export async function reserveLimits(
     throw new GatewayError('unavailable', 'The rate-limit service is unavailable; try again shortly.', { reason: 'LIMITS binding missing' });
   }
   const now = opts.now ?? Date.now();
-  const est = estimateTokens(opts.bodyBytes, opts.body);
-  const price = subjects.some((s) => s.limits.budget_usd !== undefined) ? await priceOf(env.ROUTERO_KV, opts.model, now) : null;
-  const estCost = costOf(price?.estimate ?? null, est.input, est.output) ?? 0;
+  // Only limited keys pay for measuring the body (once, here).
+  const est = estimateTokens(JSON.stringify(opts.body).length, opts.body as Record<string, unknown>);
+  const budgeted = subjects.some((s) => s.limits.budget_usd !== undefined);
+  const modelPrices = budgeted ? await Promise.all(opts.models.map((m) => priceOf(env.ROUTERO_KV, m, now))) : [];
+  const estCost = Math.max(0, ...modelPrices.map((p) => costOf(p.estimate, est.input, est.output) ?? 0));
   const counters = subjects.map((subject) => ({ subject, stub: stubOf(env, subject) }));
   const results = await Promise.all(
     counters.map(({ subject, stub }) =>
@@ -191,9 +205,10 @@ export async function reserveLimits(
   let settled = false;
   return {
     headers: () => limitHeaders(standings),
-    async settle(usage: Usage) {
+    async settle(usage: Usage, model: string | null) {
       if (settled) return;
       settled = true;
+      const price = budgeted && model ? await priceOf(env.ROUTERO_KV, model, Date.now()) : null;
       // input_tokens is the whole input, cache reads and writes included (lib/audit/event.ts). The
       // estimate prices every input token at the full rate; the consumer's event corrects it.
       const input = usage.input_tokens ?? 0;

@@ -1,15 +1,33 @@
-import type { ProviderName } from '../../lib/kv/records';
+/** The gateway's provider adapters, one per catalog entry (lib/providers/catalog.ts). */
+import { PROVIDER_CATALOG, type ProviderInfo } from '../../lib/providers/catalog';
 import { anthropicProvider } from './anthropic';
 import { mockProvider } from './mock';
-import { openaiProvider } from './openai';
+import { openaiCompatibleProvider, openaiProvider } from './openai';
 import type { ProviderAdapter } from './types';
 
-export const providers: Record<ProviderName, ProviderAdapter> = {
-  openai: openaiProvider,
-  anthropic: anthropicProvider,
-  mock: mockProvider,
-};
+/** Adapters with their own folder; every other catalog entry speaking OpenAI's format gets the generic one. */
+const SPECIFIC: ReadonlyMap<string, ProviderAdapter> = new Map([
+  ['openai', openaiProvider],
+  ['anthropic', anthropicProvider],
+  ['mock', mockProvider],
+]);
+
+function adapterFor(info: ProviderInfo): ProviderAdapter | null {
+  const specific = SPECIFIC.get(info.name);
+  if (specific) return specific;
+  return info.formats[0] === 'openai' ? openaiCompatibleProvider(info) : null;
+}
+
+const ADAPTERS: ReadonlyMap<string, ProviderAdapter> = new Map(
+  PROVIDER_CATALOG.flatMap((info) => {
+    const adapter = adapterFor(info);
+    return adapter ? [[info.name, adapter] as const] : [];
+  }),
+);
+
+/** Every provider the gateway can call, in catalog order. */
+export const providerAdapters: readonly ProviderAdapter[] = [...ADAPTERS.values()];
 
 export function providerFor(name: string): ProviderAdapter | null {
-  return Object.hasOwn(providers, name) ? providers[name as ProviderName] : null;
+  return ADAPTERS.get(name) ?? null;
 }

@@ -1,5 +1,4 @@
-import type { ProviderName } from '../../lib/kv/records';
-import type { Endpoint } from '../formats/types';
+import type { ProviderInfo, UpstreamFormat } from '../../lib/providers/catalog';
 import type { ClientHeaderAllowlist } from './headers';
 
 /** What the gateway sends upstream. The URL always comes from server-side configuration. */
@@ -10,28 +9,33 @@ export interface UpstreamCall {
 }
 
 export interface BuildRequestArgs {
-  endpoint: Endpoint;
-  /** The client's body with `model` already rewritten to the provider's own model name. */
+  /** The wire format `body` is in: one of the provider's own `formats`. */
+  format: UpstreamFormat;
+  /** The body in that format, `model` already the provider's own model name. */
   body: Record<string, unknown>;
+  stream: boolean;
   apiKey: string | null;
   baseUrl: string;
   /** Every client header; adapters pass on only those in their `clientHeaders` allowlist. */
   clientHeaders: Headers;
 }
 
-/** One upstream provider, described declaratively; one small folder each. */
+/**
+ * One upstream provider: its catalog entry (lib/providers/catalog.ts) plus how to address it. One
+ * small folder each; translation between wire formats lives in worker/translate/, not here.
+ */
 export interface ProviderAdapter {
-  name: ProviderName;
-  /** Wire formats this provider speaks natively (no translation yet). */
-  endpoints: readonly Endpoint[];
-  /** Whether a provider key from the org is needed. */
-  requiresKey: boolean;
-  defaultBaseUrl: string;
-  /** Models listed by GET /v1/models (any other model name is still routed). */
-  knownModels: readonly string[];
+  info: ProviderInfo;
   /** Client headers passed upstream, with the shape each value must have; nothing else is. */
   clientHeaders: ClientHeaderAllowlist;
-  buildRequest(args: BuildRequestArgs): UpstreamCall;
+  /**
+   * How a streamed answer is framed: Server-Sent Events (most providers) or the AWS event-stream
+   * binary framing (Bedrock). Decoded only when the answer is translated; a same-format stream
+   * passes through as bytes.
+   */
+  framing: 'sse' | 'aws-eventstream';
+  /** Async, so a signature over the final request (SigV4) fits. */
+  buildRequest(args: BuildRequestArgs): UpstreamCall | Promise<UpstreamCall>;
   /** A provider answered in-process (the mock) instead of over the network. */
-  localFetch?: (call: UpstreamCall, endpoint: Endpoint) => Promise<Response>;
+  localFetch?: (call: UpstreamCall, format: UpstreamFormat) => Promise<Response>;
 }

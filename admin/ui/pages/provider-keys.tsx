@@ -3,6 +3,7 @@
  * never shown again after it is added); the add form and delete buttons only for those who may.
  */
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { PROVIDER_CATALOG } from '../../../lib/providers/catalog';
 import * as actions from '../../actions';
 import { actionContext } from '../../middleware';
 import { route, type AdminRoute } from '../../route-table';
@@ -11,6 +12,8 @@ import { can, orgsWhereCreate, withAnswers } from '../can';
 import { formOf, parse, problem, statusOf, type FormValues } from '../forms';
 import { ActionButton, Csrf, ErrorBox, fmtTime, Layout } from '../layout';
 import type { UiContext, UiEnv } from '../session-middleware';
+
+const KEYED_PROVIDER_INFO = PROVIDER_CATALOG.filter((p) => p.requiresKey);
 
 async function providerKeysPage(c: UiContext, error: string | null = null, values: FormValues = {}, status: ContentfulStatusCode = 200) {
   const ctx = actionContext(c);
@@ -32,12 +35,12 @@ async function providerKeysPage(c: UiContext, error: string | null = null, value
             <label for="pk-org">Organisation</label>
             <select id="pk-org" name="org_id">{createIn.map((o) => <option value={o.id} selected={values.org_id === o.id}>{o.name}</option>)}</select>
             <label for="pk-provider">Provider</label>
-            <select id="pk-provider" name="provider">{['openai', 'anthropic'].map((p) => <option value={p} selected={values.provider === p}>{p}</option>)}</select>
+            <select id="pk-provider" name="provider">{KEYED_PROVIDER_INFO.map((p) => <option value={p.name} selected={values.provider === p.name}>{p.label}</option>)}</select>
             <label for="pk-name">Name</label>
             <input type="text" id="pk-name" name="name" value={values.name ?? ''} required />
             <label for="pk-secret">API key</label>
             <input type="password" id="pk-secret" name="secret" autocomplete="off" required />
-            <label for="pk-base">Base URL (optional, for OpenAI-compatible servers)</label>
+            <label for="pk-base">Base URL (required for vLLM and Ollama; optional otherwise, e.g. another OpenAI-compatible server)</label>
             <input type="url" id="pk-base" name="base_url" value={values.base_url ?? ''} />
             <p><button type="submit">Add provider key</button></p>
           </form>

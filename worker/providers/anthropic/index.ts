@@ -1,4 +1,5 @@
 /** Anthropic Messages API. */
+import { providerInfo } from '../../../lib/providers/catalog';
 import { allowedClientHeaders } from '../headers';
 import type { ProviderAdapter } from '../types';
 
@@ -6,12 +7,8 @@ import type { ProviderAdapter } from '../types';
 const DEFAULT_VERSION = '2023-06-01';
 
 export const anthropicProvider: ProviderAdapter = {
-  name: 'anthropic',
-  endpoints: ['messages'],
-  requiresKey: true,
-  // Like the official SDK, the base URL excludes /v1.
-  defaultBaseUrl: 'https://api.anthropic.com',
-  knownModels: ['claude-sonnet-4-5', 'claude-haiku-4-5', 'claude-opus-4-1'],
+  info: providerInfo('anthropic')!,
+  framing: 'sse',
   // The API version (a date) and opt-in beta features (comma-separated names, e.g.
   // "prompt-caching-2024-07-31") shape the call; the official SDK sends both.
   clientHeaders: {

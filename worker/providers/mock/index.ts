@@ -3,7 +3,7 @@
  * or not, with usage — so a first request works with no upstream account. It answers in-process;
  * nothing leaves the Worker.
  */
-import type { Endpoint } from '../../formats/types';
+import { providerInfo, type UpstreamFormat } from '../../../lib/providers/catalog';
 import type { ProviderAdapter, UpstreamCall } from '../types';
 
 const REPLY_WORDS = ['Hello', 'from', 'the', 'Routero', 'mock', 'provider.'];
@@ -97,19 +97,16 @@ function message(body: Record<string, unknown>, model: string, id: string): Resp
 }
 
 export const mockProvider: ProviderAdapter = {
-  name: 'mock',
-  endpoints: ['chat_completions', 'messages'],
-  requiresKey: false,
-  defaultBaseUrl: 'mock://local',
-  knownModels: ['echo', 'gpt-4o-mini', 'claude-sonnet-4-5'],
+  info: providerInfo('mock')!,
   clientHeaders: {},
-  buildRequest({ body, baseUrl, endpoint }) {
-    return { url: `${baseUrl}/${endpoint}`, headers: new Headers(), body: JSON.stringify(body) };
+  framing: 'sse',
+  buildRequest({ body, baseUrl, format }) {
+    return { url: `${baseUrl}/${format}`, headers: new Headers(), body: JSON.stringify(body) };
   },
-  async localFetch(call: UpstreamCall, endpoint: Endpoint) {
+  async localFetch(call: UpstreamCall, format: UpstreamFormat) {
     const body = JSON.parse(call.body) as Record<string, unknown>;
     const model = typeof body.model === 'string' ? body.model : 'echo';
     const id = `mock-${crypto.randomUUID()}`;
-    return endpoint === 'messages' ? message(body, model, id) : chatCompletion(body, model, id, Math.floor(Date.now() / 1000));
+    return format === 'anthropic' ? message(body, model, id) : chatCompletion(body, model, id, Math.floor(Date.now() / 1000));
   },
 };

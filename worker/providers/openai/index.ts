@@ -1,21 +1,26 @@
-/** OpenAI, and any OpenAI-compatible server an admin names as the provider key's base URL. */
+/**
+ * OpenAI, and every OpenAI-compatible server in the catalog (Groq, Mistral, DeepSeek, Together,
+ * Fireworks, OpenRouter, xAI, Perplexity, vLLM, Ollama) or named as a provider key's base URL.
+ */
+import { providerInfo, type ProviderInfo } from '../../../lib/providers/catalog';
 import { allowedClientHeaders } from '../headers';
 import type { ProviderAdapter } from '../types';
 
-export const openaiProvider: ProviderAdapter = {
-  name: 'openai',
-  endpoints: ['chat_completions'],
-  requiresKey: true,
-  // Like the official SDK, the base URL includes the API version path.
-  defaultBaseUrl: 'https://api.openai.com/v1',
-  knownModels: ['gpt-4o', 'gpt-4o-mini', 'gpt-4.1', 'gpt-4.1-mini', 'o4-mini'],
-  // Chat Completions takes no shaping headers. OpenAI-Organization / OpenAI-Project choose whose
-  // account the shared provider key bills: they belong to the provider-key configuration, never to
-  // the client. OpenAI-Beta only opts into the Assistants API, which this gateway does not serve.
-  clientHeaders: {},
-  buildRequest({ body, apiKey, baseUrl, clientHeaders }) {
-    const headers = new Headers({ 'content-type': 'application/json', authorization: `Bearer ${apiKey ?? ''}` });
-    for (const [name, value] of allowedClientHeaders(clientHeaders, openaiProvider.clientHeaders)) headers.set(name, value);
-    return { url: `${baseUrl.replace(/\/+$/, '')}/chat/completions`, headers, body: JSON.stringify(body) };
-  },
-};
+export function openaiCompatibleProvider(info: ProviderInfo): ProviderAdapter {
+  const adapter: ProviderAdapter = {
+    info,
+    // Chat Completions takes no shaping headers. OpenAI-Organization / OpenAI-Project choose whose
+    // account the shared provider key bills: they belong to the provider-key configuration, never
+    // to the client. OpenAI-Beta only opts into the Assistants API, which this gateway does not serve.
+    clientHeaders: {},
+    framing: 'sse',
+    buildRequest({ body, apiKey, baseUrl, clientHeaders }) {
+      const headers = new Headers({ 'content-type': 'application/json', authorization: `Bearer ${apiKey ?? ''}` });
+      for (const [name, value] of allowedClientHeaders(clientHeaders, adapter.clientHeaders)) headers.set(name, value);
+      return { url: `${baseUrl.replace(/\/+$/, '')}/chat/completions`, headers, body: JSON.stringify(body) };
+    },
+  };
+  return adapter;
+}
+
+export const openaiProvider = openaiCompatibleProvider(providerInfo('openai')!);

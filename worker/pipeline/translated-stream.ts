@@ -1,0 +1,96 @@
+/**
+ * A stream in another wire format than the client's: decode the upstream's framing into events,
+ * translate them, and frame them again as SSE in the client's format. It is a `StreamTap`, so the
+ * stream's lifecycle (timeouts, the client leaving, error events, the one audit event) is the same
+ * code as for a pass-through stream (worker/stream.ts). Only translated streams are decoded: a
+ * same-format stream passes through as its bytes.
+ */
+import { log } from '../../lib/log';
+import { parseJsonObject, SseParser, type SseItem } from '../formats/sse';
+import type { StreamTap } from '../formats/types';
+import type { ProviderAdapter } from '../providers/types';
+import type { StreamTranslator, WireEvent } from '../translate/types';
+import type { ClientFormat } from './types';
+
+/** Turns an upstream's framed bytes into events. */
+export interface FrameDecoder {
+  push(chunk: Uint8Array): WireEvent[];
+  end(): WireEvent[];
+}
+
+/**
+ * SSE framing: each event with JSON data becomes a WireEvent. Data that is not a JSON object
+ * (OpenAI's `[DONE]` sentinel, comments, keep-alives) carries no content and is not passed on; the
+ * translator tells completion from the events themselves (a finish reason, `message_stop`).
+ */
+export function sseDecoder(context: Record<string, unknown>): FrameDecoder {
+  const parser = new SseParser(undefined, context);
+  const events = (items: SseItem[]): WireEvent[] => {
+    const out: WireEvent[] = [];
+    for (const item of items) {
+      if (item.kind !== 'event' || !item.event.hasData || item.event.data === null) continue;
+      const data = parseJsonObject(item.event.data);
+      if (data) out.push({ event: item.event.type, data });
+    }
+    return out;
+  };
+  return { push: (chunk) => events(parser.push(chunk)), end: () => events(parser.finish()) };
+}
+
+/** AWS event-stream decoding is supplied with the Bedrock provider; until then such a stream is refused. */
+let awsEventStreamDecoder: ((context: Record<string, unknown>) => FrameDecoder) | null = null;
+
+export function registerAwsEventStreamDecoder(factory: (context: Record<string, unknown>) => FrameDecoder): void {
+  awsEventStreamDecoder = factory;
+}
+
+export function decoderFor(adapter: ProviderAdapter, context: Record<string, unknown>): FrameDecoder | null {
+  if (adapter.framing === 'sse') return sseDecoder(context);
+  return awsEventStreamDecoder ? awsEventStreamDecoder(context) : null;
+}
+
+const encoder = new TextEncoder();
+
+/** An event as the client's format frames it: Anthropic names each event, OpenAI sends data only. */
+function frame(event: WireEvent, client: ClientFormat): string {
+  const data = JSON.stringify(event.data);
+  return client === 'anthropic' && event.event ? `event: ${event.event}\ndata: ${data}\n\n` : `data: ${data}\n\n`;
+}
+
+export function createTranslatingTap(
+  decoder: FrameDecoder,
+  translator: StreamTranslator,
+  client: ClientFormat,
+  context: Record<string, unknown>,
+): StreamTap {
+  const encode = (events: WireEvent[], extra = ''): Uint8Array[] => {
+    let text = '';
+    for (const e of events) text += frame(e, client);
+    text += extra;
+    return text.length > 0 ? [encoder.encode(text)] : [];
+  };
+  const translate = (events: WireEvent[]): WireEvent[] => {
+    const out: WireEvent[] = [];
+    for (const e of events) {
+      try {
+        out.push(...translator.push(e));
+      } catch (err) {
+        // A malformed upstream event must not end the client's stream with a gateway fault.
+        log('warn', 'stream event could not be translated; skipped', { ...context, reason: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    return out;
+  };
+  return {
+    push: (chunk) => encode(translate(decoder.push(chunk))),
+    finish: () => {
+      const events = [...translate(decoder.end()), ...translator.end()];
+      // OpenAI streams end with the `[DONE]` sentinel, which the openai SDK waits for.
+      const done = client === 'openai' && translator.outcome().complete ? 'data: [DONE]\n\n' : '';
+      return encode(events, done);
+    },
+    fail: (errorEventBytes) => [errorEventBytes],
+    usage: () => translator.usage(),
+    outcome: () => translator.outcome(),
+  };
+}
