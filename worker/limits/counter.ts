@@ -48,6 +48,16 @@ function usd(n: number): string {
 
 export class LimitCounter extends DurableObject<object> {
   private readonly sql: SqlStorage;
+  /**
+   * Running totals of the minute window and of the open reservations, kept in memory so a call
+   * costs a few indexed statements, never a scan of the window (at thousands of requests a
+   * minute the scan was the cost). Loaded from SQLite when the object starts, so a restart
+   * continues where it was.
+   */
+  private win = { n: 0, tokens: 0 };
+  private open = { n: 0, cost: 0 };
+  private readonly spendCache = new Map<string, number>();
+  private lastExpiry = 0;
 
   constructor(ctx: DurableObjectState, env: object) {
     super(ctx, env);
@@ -61,6 +71,24 @@ export class LimitCounter extends DurableObject<object> {
       CREATE TABLE IF NOT EXISTS alerts (period_key TEXT NOT NULL, threshold INTEGER NOT NULL, rid TEXT NOT NULL, PRIMARY KEY (period_key, threshold));
       CREATE TABLE IF NOT EXISTS revoked (key_id TEXT PRIMARY KEY, at INTEGER NOT NULL);
     `);
+    this.loadTotals();
+  }
+
+  private loadTotals(): void {
+    const w = this.one<{ n: number; t: number }>('SELECT count(*) AS n, coalesce(sum(tokens), 0) AS t FROM hits')!;
+    this.win = { n: w.n, tokens: w.t };
+    const r = this.one<{ n: number; c: number }>('SELECT count(*) AS n, coalesce(sum(cost), 0) AS c FROM reservations')!;
+    this.open = { n: r.n, cost: r.c };
+  }
+
+  private oldestHit(): number | null {
+    return this.one<{ at: number }>('SELECT at FROM hits ORDER BY at LIMIT 1')?.at ?? null;
+  }
+
+  private dropReservation(rid: string, cost: number): void {
+    this.sql.exec('DELETE FROM reservations WHERE rid = ?', rid);
+    this.open.n = Math.max(0, this.open.n - 1);
+    this.open.cost = this.open.n === 0 ? 0 : Math.max(0, this.open.cost - cost);
   }
 
   private one<T>(query: string, ...args: SqlStorageValue[]): T | undefined {
@@ -69,32 +97,51 @@ export class LimitCounter extends DurableObject<object> {
   }
 
   private spent(key: string): number {
-    return this.one<{ spent: number }>('SELECT spent FROM spend WHERE period_key = ?', key)?.spent ?? 0;
+    let v = this.spendCache.get(key);
+    if (v === undefined) {
+      v = this.one<{ spent: number }>('SELECT spent FROM spend WHERE period_key = ?', key)?.spent ?? 0;
+      this.spendCache.set(key, v);
+    }
+    return v;
   }
 
   private addSpend(key: string, amount: number): void {
     if (amount === 0) return;
-    this.sql.exec('INSERT INTO spend (period_key, spent) VALUES (?, ?) ON CONFLICT (period_key) DO UPDATE SET spent = spent + excluded.spent', key, amount);
+    const row = this.one<{ spent: number }>(
+      'INSERT INTO spend (period_key, spent) VALUES (?, ?) ON CONFLICT (period_key) DO UPDATE SET spent = spent + excluded.spent RETURNING spent',
+      key,
+      amount,
+    );
+    this.spendCache.set(key, row?.spent ?? 0);
   }
 
   private prune(now: number): void {
-    this.sql.exec('DELETE FROM hits WHERE at <= ?', now - WINDOW_MS);
-    this.sql.exec('DELETE FROM reservations WHERE at <= ?', now - RESERVATION_TTL_MS);
+    const cutoff = now - WINDOW_MS;
+    const oldest = this.oldestHit();
+    if (oldest !== null && oldest <= cutoff) {
+      const gone = this.one<{ n: number; t: number }>('SELECT count(*) AS n, coalesce(sum(tokens), 0) AS t FROM hits WHERE at <= ?', cutoff)!;
+      this.sql.exec('DELETE FROM hits WHERE at <= ?', cutoff);
+      this.win = { n: Math.max(0, this.win.n - gone.n), tokens: Math.max(0, this.win.tokens - gone.t) };
+    }
+    // Reservations whose isolate died: looked for once a minute (the table holds only requests in flight).
+    if (Math.abs(now - this.lastExpiry) >= WINDOW_MS) {
+      this.lastExpiry = now;
+      const expired = this.sql.exec('DELETE FROM reservations WHERE at <= ? RETURNING rid', now - RESERVATION_TTL_MS).toArray();
+      if (expired.length > 0) this.loadTotals();
+    }
   }
 
-  private standing(limits: Limits, now: number): Standing & { inFlight: number; tokensUsed: number; requests: number; oldest: number | null; reservedCost: number } {
-    const win = this.one<{ n: number; t: number | null; oldest: number | null }>('SELECT count(*) AS n, sum(tokens) AS t, min(at) AS oldest FROM hits')!;
-    const res = this.one<{ n: number; c: number | null }>('SELECT count(*) AS n, sum(cost) AS c FROM reservations')!;
-    const resetMs = win.oldest === null ? 0 : Math.max(0, win.oldest + WINDOW_MS - now);
+  private standing(limits: Limits, now: number): Standing & { inFlight: number; tokensUsed: number; requests: number; reservedCost: number } {
+    const oldest = this.oldestHit();
+    const resetMs = oldest === null ? 0 : Math.max(0, oldest + WINDOW_MS - now);
     const s: ReturnType<LimitCounter['standing']> = {
-      inFlight: res.n,
-      tokensUsed: win.t ?? 0,
-      requests: win.n,
-      oldest: win.oldest,
-      reservedCost: res.c ?? 0,
+      inFlight: this.open.n,
+      tokensUsed: this.win.tokens,
+      requests: this.win.n,
+      reservedCost: this.open.cost,
     };
-    if (limits.rpm !== undefined) s.rpm = { limit: limits.rpm, remaining: Math.max(0, limits.rpm - win.n), resetMs };
-    if (limits.tpm !== undefined) s.tpm = { limit: limits.tpm, remaining: Math.max(0, limits.tpm - (win.t ?? 0)), resetMs };
+    if (limits.rpm !== undefined) s.rpm = { limit: limits.rpm, remaining: Math.max(0, limits.rpm - this.win.n), resetMs };
+    if (limits.tpm !== undefined) s.tpm = { limit: limits.tpm, remaining: Math.max(0, limits.tpm - this.win.tokens), resetMs };
     if (limits.budget_usd !== undefined) {
       const period = limits.budget_period ?? 'month';
       s.budget = { limit: limits.budget_usd, spent: this.spent(periodKey(period, now)), period, resetsAt: periodEnd(period, now) };
@@ -135,24 +182,29 @@ export class LimitCounter extends DurableObject<object> {
         return refuse('budget', s.budget!.resetsAt - now, `The ${name} budget of ${usd(limits.budget_usd)} is used up (${usd(committed)} spent or reserved); it resets at ${resets}.`);
       }
     }
-    const hit = this.one<{ id: number }>('INSERT INTO hits (at, tokens) VALUES (?, ?) RETURNING id', now, Math.max(0, Math.round(input.tokens)))!;
-    this.sql.exec(
-      'INSERT INTO reservations (rid, at, hit_id, cost, period_key) VALUES (?, ?, ?, ?, ?) ON CONFLICT (rid) DO NOTHING',
-      input.rid,
-      now,
-      hit.id,
-      Math.max(0, input.cost),
-      period,
-    );
+    // A request id reserves once (a retried call must not count twice).
+    if (this.one('SELECT 1 AS x FROM reservations WHERE rid = ?', input.rid)) return { ok: true, standing: s };
+    const tokens = Math.max(0, Math.round(input.tokens));
+    const cost = Math.max(0, input.cost);
+    const hit = this.one<{ id: number }>('INSERT INTO hits (at, tokens) VALUES (?, ?) RETURNING id', now, tokens)!;
+    this.sql.exec('INSERT INTO reservations (rid, at, hit_id, cost, period_key) VALUES (?, ?, ?, ?, ?)', input.rid, now, hit.id, cost, period);
+    this.win = { n: this.win.n + 1, tokens: this.win.tokens + tokens };
+    this.open = { n: this.open.n + 1, cost: this.open.cost + cost };
     return { ok: true, standing: this.standing(limits, now) };
   }
 
   settle(input: SettleInput): void {
     const now = input.now ?? Date.now();
-    const r = this.one<{ hit_id: number; period_key: string | null; at: number }>('SELECT hit_id, period_key, at FROM reservations WHERE rid = ?', input.rid);
+    const r = this.one<{ hit_id: number; period_key: string | null; cost: number }>('SELECT hit_id, period_key, cost FROM reservations WHERE rid = ?', input.rid);
     if (!r) return;
-    this.sql.exec('UPDATE hits SET tokens = ? WHERE id = ?', Math.max(0, Math.round(input.tokens)), r.hit_id);
-    this.sql.exec('DELETE FROM reservations WHERE rid = ?', input.rid);
+    const tokens = Math.max(0, Math.round(input.tokens));
+    // The window counts the real usage from now on (if the request is still in it).
+    const hit = this.one<{ tokens: number }>('SELECT tokens FROM hits WHERE id = ?', r.hit_id);
+    if (hit) {
+      this.sql.exec('UPDATE hits SET tokens = ? WHERE id = ?', tokens, r.hit_id);
+      this.win = { n: this.win.n, tokens: Math.max(0, this.win.tokens + tokens - hit.tokens) };
+    }
+    this.dropReservation(input.rid, r.cost);
     if (input.cost === null || input.cost <= 0 || !r.period_key) return;
     // The consumer's priced event may have come first: then its price stands.
     const known = this.one('SELECT 1 AS x FROM costs WHERE rid = ?', input.rid);
@@ -162,10 +214,11 @@ export class LimitCounter extends DurableObject<object> {
   }
 
   cancel(rid: string): void {
-    const r = this.one<{ hit_id: number }>('SELECT hit_id FROM reservations WHERE rid = ?', rid);
+    const r = this.one<{ hit_id: number; cost: number }>('SELECT hit_id, cost FROM reservations WHERE rid = ?', rid);
     if (!r) return;
-    this.sql.exec('DELETE FROM hits WHERE id = ?', r.hit_id);
-    this.sql.exec('DELETE FROM reservations WHERE rid = ?', rid);
+    const gone = this.one<{ tokens: number }>('DELETE FROM hits WHERE id = ? RETURNING tokens', r.hit_id);
+    if (gone) this.win = { n: Math.max(0, this.win.n - 1), tokens: Math.max(0, this.win.tokens - gone.tokens) };
+    this.dropReservation(rid, r.cost);
   }
 
   settleCost(input: CostSettleInput): AlertCrossing[] {
