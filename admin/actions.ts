@@ -8,14 +8,16 @@ import type { z } from 'zod';
 import { loadKeyRing, openSecret, sealSecret } from '../lib/crypto/aes-gcm';
 import { newVirtualKey, VIRTUAL_KEY_PREFIX } from '../lib/crypto/virtual-key';
 import type { Queryable } from './db/client';
-import { orgs, providerKeys, virtualKeys } from './db/schema';
+import { orgs, orgWebhooks, providerKeys, virtualKeys } from './db/schema';
 import { GatewayError } from '../lib/errors';
 import { patternWithin } from '../lib/models';
 import type { AdminEnv } from './env';
-import { authorizeOrHide, change, publishToEdge, type ActionContext } from './domain/change';
+import { authorizeOrHide, change, denied, isAllowed, publishToEdge, recordAction, type ActionContext } from './domain/change';
 import { planFilter } from './auth/plan';
 import { reencryptSsoSecrets } from './domain/sso-connections';
 import { rebuildKv, syncProviderKeys, syncVirtualKey } from './kv-sync';
+import { publishPrices, revokeInCounters, storedLimits, syncOrgKeys } from './limits';
+import { setAlertWebhook } from './webhooks';
 import type { createKeySchema, createOrgSchema, createProviderKeySchema, updateOrgSchema } from './schemas';
 
 /** bcrypt cost: ~60–100 ms per hash; the gateway pays it once per key per isolate per TTL. */
@@ -23,6 +25,7 @@ export const BCRYPT_COST = 10;
 
 export type { ActionContext, RequestMeta } from './domain/change';
 export { authorize, recordAction } from './domain/change';
+export { updateKeyLimits, updateUserLimits } from './limits';
 
 type ProviderKeyRow = typeof providerKeys.$inferSelect;
 type VirtualKeyRow = typeof virtualKeys.$inferSelect;
@@ -44,6 +47,7 @@ export function publicVirtualKey(row: VirtualKeyRow) {
     expires_at: row.expires_at,
     revoked_at: row.revoked_at,
     status: keyStatus(row),
+    limits: row.limits ?? null,
     created_at: row.created_at,
     rotated_at: row.rotated_at,
     /** Until when the secret replaced by the last rotation still works (null: not at all). */
@@ -105,20 +109,57 @@ const orgNotFound = (id: string) => new GatewayError('not_found', `Organisation 
 export async function updateOrg(ctx: ActionContext, id: string, input: z.infer<typeof updateOrgSchema>) {
   const [existing] = await ctx.db.select({ id: orgs.id }).from(orgs).where(eq(orgs.id, id)).limit(1);
   if (!existing) throw orgNotFound(id);
-  return change(ctx, { action: 'org.update', cerbosAction: 'update', resource: { kind: 'org', id, orgId: id }, hideAs: orgNotFound(id) }, async (tx) => {
-    const [row] = await tx
-      .update(orgs)
-      .set({ ...(input.name !== undefined ? { name: input.name } : {}), ...(input.allowed_models ? { allowed_models: input.allowed_models } : {}) })
-      .where(eq(orgs.id, id))
-      .returning();
-    return { result: row! };
-  });
+  // An organisation's limits bound what its own admins may spend: only a platform admin sets them
+  // (a second decision, audited as org.set_limits).
+  const limitsChange = input.limits !== undefined || input.budget_alert_thresholds !== undefined || input.alert_webhook !== undefined;
+  if (limitsChange) {
+    const resource = { kind: 'org', id, orgId: id };
+    if (!(await isAllowed(ctx, resource, 'set_limits'))) {
+      await recordAction(ctx, 'org.set_limits', 'denied', { type: 'org', id, orgId: id });
+      throw denied(resource, 'set_limits', ctx.principal);
+    }
+  }
+  const sealedWebhook = input.alert_webhook !== undefined ? await setAlertWebhook(ctx.env, id, input.alert_webhook) : undefined;
+  const row = await change(
+    ctx,
+    { action: limitsChange ? 'org.set_limits' : 'org.update', cerbosAction: 'update', resource: { kind: 'org', id, orgId: id }, hideAs: orgNotFound(id) },
+    async (tx) => {
+      const [updated] = await tx
+        .update(orgs)
+        .set({
+          ...(input.name !== undefined ? { name: input.name } : {}),
+          ...(input.allowed_models ? { allowed_models: input.allowed_models } : {}),
+          ...(input.limits !== undefined ? { limits: storedLimits(input.limits ?? undefined) } : {}),
+          ...(input.budget_alert_thresholds !== undefined ? { budget_alert_thresholds: input.budget_alert_thresholds } : {}),
+        })
+        .where(eq(orgs.id, id))
+        .returning();
+      if (sealedWebhook) await sealedWebhook(tx);
+      return { result: updated! };
+    },
+  );
+  if (input.limits !== undefined) await syncOrgKeys(ctx, id);
+  return publicOrg(row, await alertWebhookUrl(ctx.db, id));
+}
+
+type OrgRow = typeof orgs.$inferSelect;
+
+/** An organisation as the API shows it (the webhook's secret never). */
+export function publicOrg(row: OrgRow, alertWebhook: string | null = null) {
+  return { ...row, alert_webhook_url: alertWebhook };
 }
 
 /** The organisations the principal may see (Cerbos query plan → SQL filter). */
 export async function listOrgs(ctx: ActionContext) {
   const allowed = await planFilter(ctx, 'org', 'list', { org_id: orgs.id });
-  return ctx.db.select().from(orgs).where(allowed).orderBy(orgs.created_at);
+  const rows = await ctx.db.select().from(orgs).where(allowed).orderBy(orgs.created_at);
+  const hooks = new Map((await ctx.db.select({ org_id: orgWebhooks.org_id, url: orgWebhooks.url }).from(orgWebhooks)).map((w) => [w.org_id, w.url]));
+  return rows.map((r) => publicOrg(r, hooks.get(r.id) ?? null));
+}
+
+async function alertWebhookUrl(db: Queryable, orgId: string): Promise<string | null> {
+  const [w] = await db.select({ url: orgWebhooks.url }).from(orgWebhooks).where(eq(orgWebhooks.org_id, orgId)).limit(1);
+  return w?.url ?? null;
 }
 
 // ── provider keys ──
@@ -167,6 +208,15 @@ export async function createVirtualKey(ctx: ActionContext, input: z.infer<typeof
   const ownerUserId = typeof ctx.principal.attr.user_id === 'string' && ctx.principal.attr.user_id ? ctx.principal.attr.user_id : null;
   const { id, secret, key } = newVirtualKey();
   const secretHash = await bcrypt.hash(secret, BCRYPT_COST);
+  const limits = storedLimits(input.limits ?? undefined);
+  if (limits) {
+    // Limits on a new key are a second decision: a developer may create keys, not set their limits.
+    const resource = { kind: 'virtual_key', orgId: input.org_id, ownerUserId };
+    if (!(await isAllowed(ctx, resource, 'set_limits'))) {
+      await recordAction(ctx, 'virtual_key.create', 'denied', { type: 'virtual_key', id: null, orgId: input.org_id });
+      throw denied(resource, 'set_limits', ctx.principal);
+    }
+  }
   const row = await change(
     ctx,
     { action: 'virtual_key.create', cerbosAction: 'create', resource: { kind: 'virtual_key', orgId: input.org_id, ownerUserId } },
@@ -191,13 +241,15 @@ export async function createVirtualKey(ctx: ActionContext, input: z.infer<typeof
           cidrs: input.cidrs ?? [],
           expires_at: input.expires_at ? new Date(input.expires_at) : null,
           owner_user_id: ownerUserId,
+          limits,
         })
         .returning();
       return { result: created!, targetId: id };
     },
   );
   // Until KV has it the key is simply refused at the edge (fail closed); kv:rebuild publishes it.
-  await publishToEdge(`vk:${id}`, ctx.meta.requestId, () => syncVirtualKey(ctx.env.ROUTERO_KV, row));
+  await publishToEdge(`vk:${id}`, ctx.meta.requestId, () => syncVirtualKey(ctx.env.ROUTERO_KV, row, ctx.db));
+  if (limits?.budget_usd !== undefined) await publishPrices(ctx.env.ROUTERO_KV, row.models.filter((m) => !m.includes('*'))).catch(() => 0);
   return { ...publicVirtualKey(row), key };
 }
 
@@ -234,9 +286,12 @@ export async function revokeVirtualKey(ctx: ActionContext, id: string) {
       return { result: updated! };
     },
   );
-  if (!(await publishToEdge(`vk:${id}`, ctx.meta.requestId, () => syncVirtualKey(ctx.env.ROUTERO_KV, row)))) {
+  // A limited key is checked in its counters on every request: revoked there, it stops at once.
+  const countersOk = await revokeInCounters(ctx.env, id, ctx.meta.requestId);
+  if (!(await publishToEdge(`vk:${id}`, ctx.meta.requestId, () => syncVirtualKey(ctx.env.ROUTERO_KV, row, ctx.db)))) {
     throw kvFailure('Revoked in the database, but the edge was not updated yet; retry the revoke or run kv:rebuild.');
   }
+  if (!countersOk) throw kvFailure('Revoked in the database and KV, but not yet in its limit counters; it stops within 30 s. Retry the revoke to make it immediate.');
   return publicVirtualKey(row);
 }
 

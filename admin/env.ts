@@ -5,6 +5,10 @@ export interface AdminEnv {
   ROUTERO_KV: KVNamespace;
   /** The gateway Worker through a service binding: internal calls with a signed service token. */
   GATEWAY?: Fetcher;
+  /** The gateway's limit counters (script_name = routero-gateway): revocation and cost settlement. */
+  LIMITS?: DurableObjectNamespace;
+  /** Producer for budget alert deliveries (consumed by this Worker: admin/webhooks.ts). */
+  WEBHOOK_QUEUE?: Queue<{ delivery_id: string }>;
   // ── secrets ──
   /** Bearer token for the management API (`wrangler secret put MASTER_KEY`). */
   MASTER_KEY?: string;
@@ -17,6 +21,8 @@ export interface AdminEnv {
   /** EC P-256 private JWK (with a kid) that signs internal service tokens to the gateway. */
   INTERNAL_TOKEN_SIGNING_KEY?: string;
   // ── vars ──
+  /** Seconds before the first webhook retry (doubling each time; default 2). */
+  WEBHOOK_RETRY_BASE_SECONDS?: string;
   /** Local development only: host:port of the WebSocket-to-TCP proxy in front of Postgres. */
   NEON_WS_PROXY?: string;
   /** Base URL of the Cerbos policy decision point. */

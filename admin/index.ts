@@ -10,6 +10,7 @@ import { log } from '../lib/log';
 import { API_ROUTES } from './api/routes';
 import { mount, openRoute } from './route-table';
 import { storeBatch } from './consumer';
+import { deliverBatch, WEBHOOK_QUEUE } from './webhooks';
 import { buildOpenApi } from './openapi';
 import { oidcLoginRoutes } from './sso/oidc/routes';
 import { scimRoutes } from './scim/routes';
@@ -60,6 +61,7 @@ const app = createAdminApp();
 export default {
   fetch: app.fetch,
   async queue(batch: MessageBatch<unknown>, env: AdminEnv, ctx: ExecutionContext): Promise<void> {
-    await storeBatch(batch, env, ctx);
+    if (batch.queue === WEBHOOK_QUEUE) await deliverBatch(batch, env, ctx);
+    else await storeBatch(batch, env, ctx);
   },
 } satisfies ExportedHandler<AdminEnv>;

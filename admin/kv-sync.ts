@@ -4,13 +4,27 @@
  */
 import { and, desc, eq, isNull } from 'drizzle-orm';
 import type { Queryable } from './db/client';
-import { providerKeys, virtualKeys } from './db/schema';
-import { kvKeys, type ProviderKeyEntry, type VirtualKeyRecord } from '../lib/kv/records';
+import { orgs, providerKeys, users, virtualKeys } from './db/schema';
+import { kvKeys, virtualKeyRecordSchema, type ProviderKeyEntry, type VirtualKeyRecord } from '../lib/kv/records';
+import { hasLimits, type LimitedSubject } from '../lib/limits';
 
 type VirtualKeyRow = typeof virtualKeys.$inferSelect;
 type ProviderKeyRow = typeof providerKeys.$inferSelect;
 
-export function toVirtualKeyRecord(row: VirtualKeyRow): VirtualKeyRecord {
+/** The limited subjects a key's requests count against: the key, its owner, its organisation. */
+export async function limitedSubjectsOf(db: Queryable, row: VirtualKeyRow): Promise<LimitedSubject[]> {
+  const subjects: LimitedSubject[] = [];
+  if (hasLimits(row.limits)) subjects.push({ kind: 'key', id: row.id, limits: row.limits });
+  if (row.owner_user_id) {
+    const [u] = await db.select({ limits: users.limits }).from(users).where(eq(users.id, row.owner_user_id)).limit(1);
+    if (hasLimits(u?.limits)) subjects.push({ kind: 'user', id: row.owner_user_id, limits: u.limits });
+  }
+  const [o] = await db.select({ limits: orgs.limits }).from(orgs).where(eq(orgs.id, row.org_id)).limit(1);
+  if (hasLimits(o?.limits)) subjects.push({ kind: 'org', id: row.org_id, limits: o.limits });
+  return subjects;
+}
+
+export function toVirtualKeyRecord(row: VirtualKeyRow, subjects: LimitedSubject[] = []): VirtualKeyRecord {
   return {
     id: row.id,
     org_id: row.org_id,
@@ -25,6 +39,7 @@ export function toVirtualKeyRecord(row: VirtualKeyRow): VirtualKeyRecord {
     ...(row.previous_secret_hash && row.previous_secret_expires_at && row.previous_secret_expires_at.getTime() > Date.now()
       ? { previous_secret_hash: row.previous_secret_hash, previous_secret_expires_at: row.previous_secret_expires_at.toISOString() }
       : {}),
+    ...(subjects.length > 0 ? { limits: subjects } : {}),
   };
 }
 
@@ -40,8 +55,28 @@ function toProviderKeyEntry(row: ProviderKeyRow): ProviderKeyEntry {
   };
 }
 
-export async function syncVirtualKey(kv: KVNamespace, row: VirtualKeyRow): Promise<void> {
-  await kv.put(kvKeys.virtualKey(row.id), JSON.stringify(toVirtualKeyRecord(row)));
+/**
+ * Writes a key's KV record. With `db` its limited subjects are read from Postgres; without, the
+ * subjects already in KV are kept (for changes that cannot alter them, such as a revocation).
+ */
+export async function syncVirtualKey(kv: KVNamespace, row: VirtualKeyRow, db?: Queryable): Promise<void> {
+  let subjects: LimitedSubject[];
+  if (db) subjects = await limitedSubjectsOf(db, row);
+  else {
+    const current = virtualKeyRecordSchema.safeParse(await kv.get(kvKeys.virtualKey(row.id), 'json'));
+    subjects = current.success ? (current.data.limits ?? []) : [];
+  }
+  await kv.put(kvKeys.virtualKey(row.id), JSON.stringify(toVirtualKeyRecord(row, subjects)));
+}
+
+/** Rewrites the KV records of every key whose limits depend on this user or organisation. */
+export async function syncKeysOf(kv: KVNamespace, db: Queryable, by: { userId: string } | { orgId: string }): Promise<number> {
+  const rows = await db
+    .select()
+    .from(virtualKeys)
+    .where('userId' in by ? eq(virtualKeys.owner_user_id, by.userId) : eq(virtualKeys.org_id, by.orgId));
+  for (const row of rows) await syncVirtualKey(kv, row, db);
+  return rows.length;
 }
 
 export async function syncProviderKeys(kv: KVNamespace, db: Queryable, orgId: string, provider: string): Promise<void> {
@@ -78,7 +113,7 @@ export async function rebuildKv(kv: KVNamespace, db: Queryable): Promise<{ virtu
   const wanted = new Set<string>();
   for (const row of vkRows) {
     wanted.add(kvKeys.virtualKey(row.id));
-    await syncVirtualKey(kv, row);
+    await syncVirtualKey(kv, row, db);
   }
   for (const [key, entries] of lists) {
     wanted.add(key);

@@ -7,7 +7,19 @@ import { quarantineQuerySchema } from './api/quarantine';
 import { createScimTokenSchema } from './domain/scim-tokens';
 import { createSamlConnectionSchema } from './domain/saml-connections';
 import { createOidcConnectionSchema } from './domain/sso-connections';
-import { auditLogQuerySchema, createApiTokenSchema, createKeySchema, createOrgSchema, createProviderKeySchema, eventsQuerySchema, listQuerySchema, rotateKeySchema, usageQuerySchema } from './schemas';
+import {
+  auditLogQuerySchema,
+  createApiTokenSchema,
+  createKeySchema,
+  createOrgSchema,
+  createProviderKeySchema,
+  eventsQuerySchema,
+  listQuerySchema,
+  rotateKeySchema,
+  updateLimitsSchema,
+  updateOrgSchema,
+  usageQuerySchema,
+} from './schemas';
 
 interface Operation {
   summary: string;
@@ -54,6 +66,14 @@ export function buildOpenApi() {
         post: op('Create an organisation', { requestBody: body(createOrgSchema) }, '201'),
         get: op('List organisations'),
       },
+      '/api/v1/orgs/{org_id}': {
+        patch: op('Rename an organisation, change its allowed models, or set its limits, budget alert thresholds and alert webhook', {
+          parameters: idParam('org_id'),
+          requestBody: body(updateOrgSchema),
+        }),
+      },
+      '/api/v1/orgs/{org_id}/webhook-deliveries': { get: op('Budget alert deliveries of an organisation, newest first', { parameters: idParam('org_id') }) },
+      '/api/v1/users/{user_id}': { patch: op("Set a person's limits (all the keys they own together)", { parameters: idParam('user_id'), requestBody: body(updateLimitsSchema) }) },
       '/api/v1/provider-keys': {
         post: op('Add a provider key (the secret is encrypted and never returned)', { requestBody: body(createProviderKeySchema(false)) }, '201'),
         get: op('List provider keys (last four characters only)', { parameters: queryParams(listQuerySchema) }),
@@ -66,7 +86,10 @@ export function buildOpenApi() {
         post: op('Create a virtual key; the plaintext key is in the response, this once', { requestBody: body(createKeySchema) }, '201'),
         get: op('List virtual keys', { parameters: queryParams(listQuerySchema) }),
       },
-      '/api/v1/keys/{id}': { get: op('Get a virtual key (never its hash)', { parameters: idParam('id') }) },
+      '/api/v1/keys/{id}': {
+        get: op('Get a virtual key (never its hash)', { parameters: idParam('id') }),
+        patch: op("Set a virtual key's limits (null removes them)", { parameters: idParam('id'), requestBody: body(updateLimitsSchema) }),
+      },
       '/api/v1/keys/{id}/revoke': { post: op('Revoke a virtual key', { parameters: idParam('id') }) },
       '/api/v1/keys/{id}/rotate': {
         post: op('Rotate a virtual key: a new secret for the same key, in the response this once; the old secret works for grace_seconds more', { parameters: idParam('id'), requestBody: body(rotateKeySchema) }),

@@ -67,12 +67,53 @@ const modelPatternList = z
   .array(z.string().max(200).regex(MODEL_PATTERN_RE, 'must be a model pattern like "openai/*" or "anthropic/claude-sonnet-4-5"'))
   .max(100);
 
+/**
+ * Limits on a key, a user or an organisation (lib/limits.ts): every field optional; `null` for the
+ * whole object removes them. A budget period without a budget limits nothing and is refused.
+ */
+export const limitsField = z
+  .strictObject({
+    rpm: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').max(10_000_000, 'must be at most 10000000').optional(),
+    tpm: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').max(10_000_000_000, 'must be at most 10000000000').optional(),
+    concurrency: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').max(100_000, 'must be at most 100000').optional(),
+    budget_usd: z.number({ error: 'must be a number of US dollars' }).positive('must be more than 0').max(1_000_000_000, 'must be at most 1000000000').optional(),
+    budget_period: z.enum(['day', 'week', 'month'], { error: 'must be one of: day, week, month' }).optional(),
+  })
+  .refine((l) => l.budget_period === undefined || l.budget_usd !== undefined, { message: 'budget_period needs budget_usd', path: ['budget_period'] })
+  .nullable();
+
+/** Budget alert thresholds in percent of the budget (default 50, 80, 100). */
+export const alertThresholdsField = z
+  .array(z.number({ error: 'must be a whole percent' }).int('must be a whole percent').min(1, 'must be at least 1').max(1000, 'must be at most 1000'))
+  .min(1, 'must name at least one threshold')
+  .max(10, 'must name at most 10 thresholds')
+  .nullable();
+
 export const createOrgSchema = z.strictObject({ name: nameField, allowed_models: modelPatternList.min(1, 'must name at least one pattern').optional() });
 
 /** PATCH /orgs/:org_id — rename, or change the models the organisation's keys may be scoped to. */
 export const updateOrgSchema = z
-  .strictObject({ name: nameField.optional(), allowed_models: modelPatternList.min(1, 'must name at least one pattern').optional() })
-  .refine((v) => v.name !== undefined || v.allowed_models !== undefined, 'must change name or allowed_models');
+  .strictObject({
+    name: nameField.optional(),
+    allowed_models: modelPatternList.min(1, 'must name at least one pattern').optional(),
+    limits: limitsField.optional(),
+    budget_alert_thresholds: alertThresholdsField.optional(),
+    /** Where budget alerts go; null removes it. The secret is `whsec_` + base64 (Standard Webhooks). */
+    alert_webhook: z
+      .strictObject({
+        url: textField(2048).pipe(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
+        secret: textField(200).regex(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/, 'must be a Standard Webhooks secret: whsec_ followed by base64 of at least 24 bytes'),
+      })
+      .nullable()
+      .optional(),
+  })
+  .refine(
+    (v) => v.name !== undefined || v.allowed_models !== undefined || v.limits !== undefined || v.budget_alert_thresholds !== undefined || v.alert_webhook !== undefined,
+    'must change name, allowed_models, limits, budget_alert_thresholds or alert_webhook',
+  );
+
+/** PATCH /keys/:id and PATCH /users/:id: the limits (null removes them). */
+export const updateLimitsSchema = z.strictObject({ limits: limitsField });
 
 export function createProviderKeySchema(allowPrivate: boolean) {
   // The gateway's own rule (lib/net/host.ts), so the API refuses exactly the URLs the gateway would;
@@ -110,6 +151,7 @@ export const createKeySchema = z.strictObject({
     .refine(inRange, 'must be before 9999-12-31')
     .nullish(),
   cidrs: z.array(z.string().refine(isValidCidr, 'must be a CIDR range such as 203.0.113.0/24 or 2001:db8::/32')).max(100).optional(),
+  limits: limitsField.optional(),
 });
 
 const isoDate = z.iso

@@ -30,11 +30,13 @@ export class GatewayError extends Error {
   readonly reason: string;
   readonly param: string | null;
   readonly code: string | null;
+  /** Extra response headers (e.g. Retry-After and x-ratelimit-* on a 429). */
+  readonly headers: Record<string, string>;
 
   constructor(
     kind: ErrorKind,
     message: string,
-    opts: { reason?: string; param?: string | null; code?: string | null; status?: number } = {},
+    opts: { reason?: string; param?: string | null; code?: string | null; status?: number; headers?: Record<string, string> } = {},
   ) {
     super(message);
     this.kind = kind;
@@ -43,6 +45,7 @@ export class GatewayError extends Error {
     this.reason = opts.reason ?? message;
     this.param = opts.param ?? null;
     this.code = opts.code ?? null;
+    this.headers = opts.headers ?? {};
   }
 }
 
@@ -72,7 +75,9 @@ export function wireErrorBody(err: GatewayError, format: WireFormat): unknown {
 }
 
 export function toWireError(err: GatewayError, format: WireFormat, requestId?: string): Response {
-  const headers = new Headers({ 'content-type': 'application/json', 'cache-control': 'no-store' });
+  const headers = new Headers(err.headers);
+  headers.set('content-type', 'application/json');
+  headers.set('cache-control', 'no-store');
   if (requestId) headers.set('x-request-id', requestId);
   if (err.kind === 'authentication' && format !== 'admin') headers.set('www-authenticate', 'Bearer');
   return new Response(JSON.stringify(wireErrorBody(err, format)), { status: err.status, headers });

@@ -18,6 +18,8 @@ export const ROLE_ACTION_MATRIX = {
     list: ['platform_admin', 'org_admin', 'developer', 'auditor'],
     read: ['platform_admin', 'org_admin', 'developer', 'auditor'],
     update: ['platform_admin', 'org_admin'],
+    // Limits, budgets and alert webhooks of a whole organisation bound its own admins: platform only.
+    set_limits: ['platform_admin'],
   },
   member: {
     list: ['platform_admin', 'org_admin', 'auditor'],
@@ -28,6 +30,8 @@ export const ROLE_ACTION_MATRIX = {
   user: {
     // An org_admin may suspend only people whose every membership is in organisations they administer.
     suspend: ['platform_admin', 'org_admin'],
+    // Limits on all of a person's keys: the same rule as suspending them.
+    set_limits: ['platform_admin', 'org_admin'],
   },
   provider_key: {
     list: ['platform_admin', 'org_admin', 'auditor'],
@@ -43,6 +47,8 @@ export const ROLE_ACTION_MATRIX = {
     create: ['platform_admin', 'org_admin', 'developer:own'],
     revoke: ['platform_admin', 'org_admin', 'developer:own'],
     rotate: ['platform_admin', 'org_admin', 'developer:own'],
+    // A developer may not lift the limits an admin set on their key.
+    set_limits: ['platform_admin', 'org_admin'],
   },
   usage: {
     read: ['platform_admin', 'org_admin', 'auditor', 'developer:own'],

@@ -30,6 +30,7 @@ export class AuditRecorder {
   private readonly attempts: AuditAttempt[] = [];
   private firstByteAt: number | null = null;
   private sent = false;
+  private readonly onFinish: Array<(status: number, usage: Usage) => void> = [];
 
   constructor(
     private readonly queue: Queue<AuditEvent> | undefined,
@@ -65,9 +66,24 @@ export class AuditRecorder {
     return this.sent;
   }
 
+  /**
+   * Runs once with the request's outcome, whatever it is (success, error, timeout, the client
+   * leaving, streamed or not): where a limits reservation settles (worker/limits).
+   */
+  whenFinished(fn: (status: number, usage: Usage) => void): void {
+    this.onFinish.push(fn);
+  }
+
   finish(status: number, errorType: string | null, usage: Usage = emptyUsage(), now = Date.now()): void {
     if (this.sent) return;
     this.sent = true;
+    for (const fn of this.onFinish.splice(0)) {
+      try {
+        fn(status, usage);
+      } catch (e) {
+        log('error', 'request finish hook failed', { request_id: this.requestId, reason: e instanceof Error ? e.message : String(e) });
+      }
+    }
     const latency = Math.max(0, now - this.startedAt);
     const event: AuditEvent = fitToQueueMessage({
       // One event per request: the request id (a UUIDv7) is the event id too.

@@ -10,6 +10,8 @@ export interface Env {
   ROUTERO_KV: KVNamespace;
   /** Producer for metadata events; the admin Worker consumes and stores them. */
   AUDIT_QUEUE: Queue<AuditEvent>;
+  /** Limit counters (worker/limits/counter.ts): one Durable Object per limited key, user or organisation. */
+  LIMITS?: DurableObjectNamespace;
   // ── secrets ──
   /** Versioned key-encryption keys, "1:<base64 32 bytes>,2:<…>"; the highest version is active. */
   ROUTERO_KEKS?: string;

@@ -71,3 +71,6 @@ export function createGateway(opts: { now?: () => number } = {}) {
 }
 
 export default createGateway();
+
+/** The Durable Object class of the limit counters (wrangler.toml `LIMITS`). */
+export { LimitCounter } from './limits/counter';

@@ -6,7 +6,8 @@ import { planFilter } from '../auth/plan';
 import { authorize } from '../domain/change';
 import { deepHealth, testProviderKeyConnection } from '../domain/gateway-checks';
 import { createApiToken, listApiTokens, revokeApiToken } from '../domain/api-tokens';
-import { addMember, changeMemberRole, listMembers, reactivateUser, removeMember, suspendUser } from '../domain/users';
+import { addMember, changeMemberRole, listMembers, membershipsOf, publicUser, reactivateUser, removeMember, suspendUser } from '../domain/users';
+import { listDeliveries } from '../webhooks';
 import { actionContext, type AdminVariables } from '../middleware';
 import { auditLogPage, auditVisibility, eventVisibility, listEvents, usageSummary } from '../queries';
 import { route, type AdminRoute } from '../route-table';
@@ -27,6 +28,7 @@ import {
   listQuerySchema,
   rotateKeySchema,
   usageQuerySchema,
+  updateLimitsSchema,
   uuidField,
   virtualKeyIdField,
 } from '../schemas';
@@ -46,6 +48,11 @@ export const API_ROUTES: AdminRoute<E>[] = [
     c.json(await actions.updateOrg(actionContext(c), orgParam(c.req.param('org_id')), await parseBody(c, updateOrgSchema))),
   ),
   route('GET', '/orgs', 'org', 'list', async (c) => c.json({ data: await actions.listOrgs(actionContext(c)) })),
+  route('GET', '/orgs/:org_id/webhook-deliveries', 'org', 'read', async (c) => {
+    const orgId = orgParam(c.req.param('org_id'));
+    await authorize(actionContext(c), { kind: 'org', id: orgId, orgId }, 'read');
+    return c.json({ data: await listDeliveries(c.var.db, orgId) });
+  }),
 
   route('GET', '/orgs/:org_id/members', 'member', 'list', async (c) => {
     const orgId = orgParam(c.req.param('org_id'));
@@ -64,6 +71,12 @@ export const API_ROUTES: AdminRoute<E>[] = [
   route('DELETE', '/orgs/:org_id/members/:user_id', 'member', 'delete', async (c) =>
     c.json(await removeMember(actionContext(c), orgParam(c.req.param('org_id')), userParam(c.req.param('user_id')))),
   ),
+  route('PATCH', '/users/:user_id', 'user', 'set_limits', async (c) => {
+    const userId = userParam(c.req.param('user_id'));
+    const { limits } = await parseBody(c, updateLimitsSchema);
+    const orgIds = (await membershipsOf(c.var.db, userId)).map((m) => m.orgId);
+    return c.json(publicUser(await actions.updateUserLimits(actionContext(c), userId, limits, orgIds)));
+  }),
   route('POST', '/users/:user_id/suspend', 'user', 'suspend', async (c) => c.json(await suspendUser(actionContext(c), userParam(c.req.param('user_id'))))),
   route('POST', '/users/:user_id/reactivate', 'user', 'suspend', async (c) => c.json(await reactivateUser(actionContext(c), userParam(c.req.param('user_id'))))),
 
@@ -85,6 +98,10 @@ export const API_ROUTES: AdminRoute<E>[] = [
   }),
   route('GET', '/keys', 'virtual_key', 'list', async (c) => c.json({ data: await actions.listVirtualKeys(actionContext(c), parseQuery(c, listQuerySchema).org_id) })),
   route('GET', '/keys/:id', 'virtual_key', 'read', async (c) => c.json(await actions.findVirtualKey(actionContext(c), keyParam(c.req.param('id'))))),
+  route('PATCH', '/keys/:id', 'virtual_key', 'set_limits', async (c) => {
+    const { limits } = await parseBody(c, updateLimitsSchema);
+    return c.json(actions.publicVirtualKey(await actions.updateKeyLimits(actionContext(c), keyParam(c.req.param('id')), limits)));
+  }),
   route('POST', '/keys/:id/revoke', 'virtual_key', 'revoke', async (c) => c.json(await actions.revokeVirtualKey(actionContext(c), keyParam(c.req.param('id'))))),
   route('POST', '/keys/:id/rotate', 'virtual_key', 'rotate', async (c) => {
     const id = keyParam(c.req.param('id'));

@@ -22,6 +22,8 @@ import { auditEvents, auditQuarantine } from '../db/schema';
 import { log } from '../../lib/log';
 import type { AdminEnv } from '../env';
 import { priceEvent } from '../pricing';
+import { publishPrices, settleCosts } from '../limits';
+import { enqueueAlerts } from '../webhooks';
 import { describeDbError, isDataError, sqlState } from './db-errors';
 import { quarantineRecord, requestIdOf, salvageEvent } from './salvage';
 
@@ -112,8 +114,31 @@ export async function storeBatch(batch: MessageBatch<unknown>, env: AdminEnv, ct
   const { db, pool } = openDatabase(env);
   try {
     await storePending(db, batch.queue, items);
+    await settleBudgets(env, db, items);
   } finally {
     ctx.waitUntil(closePool(pool));
+  }
+}
+
+/**
+ * After the batch is stored: publishes the prices of the models it names (the gateway's cost
+ * estimates), settles each priced event's cost into its key's budget counters, and queues the
+ * alerts that crossed a threshold. A failure here is logged, not retried: the gateway already
+ * settled each request's cost from the published prices, and this only refines it.
+ */
+async function settleBudgets(env: AdminEnv, db: Database, items: Pending[]): Promise<void> {
+  const rows = items.flatMap((i) => ('row' in i ? [i.row] : []));
+  try {
+    const models = [...new Set(rows.map((r) => r.model).filter((m): m is string => typeof m === 'string'))];
+    if (models.length > 0) await publishPrices(env.ROUTERO_KV, models);
+    const priced = rows
+      .filter((r) => r.cost_usd !== null && r.cost_usd !== undefined && r.key_id)
+      .map((r) => ({ id: r.id, key_id: r.key_id ?? null, org_id: r.org_id ?? null, started_at: (r.started_at as Date).toISOString(), cost: Number(r.cost_usd) }));
+    if (priced.length === 0) return;
+    const crossed = await settleCosts(env, db, priced);
+    if (crossed.length > 0) await enqueueAlerts(env, db, crossed);
+  } catch (e) {
+    log('error', 'budget settlement of a stored batch failed', { size: rows.length, reason: e instanceof Error ? e.message : String(e) });
   }
 }
 

@@ -1,5 +1,6 @@
 /** Postgres schema (drizzle). Tables are described in migrations/README.md. */
 import { sql } from 'drizzle-orm';
+import type { Limits } from '../../lib/limits';
 import { bigint, boolean, check, index, integer, jsonb, numeric, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 export const orgs = pgTable('orgs', {
@@ -7,6 +8,10 @@ export const orgs = pgTable('orgs', {
   name: text('name').notNull(),
   /** Model patterns a developer's keys may use (`["*"]` = all); org admins are not limited by it. */
   allowed_models: jsonb('allowed_models').$type<string[]>().notNull().default(sql`'["*"]'::jsonb`),
+  /** Limits on all the organisation's keys together (lib/limits.ts); null: none. */
+  limits: jsonb('limits').$type<Limits>(),
+  /** Budget alert thresholds in percent; null: the default 50, 80, 100. */
+  budget_alert_thresholds: jsonb('budget_alert_thresholds').$type<number[]>(),
   created_at: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
@@ -29,6 +34,8 @@ export const users = pgTable(
     /** Whether the last login showed multi-factor authentication; null before the first login. */
     last_login_mfa: boolean('last_login_mfa'),
     version: integer('version').notNull().default(1),
+    /** Limits on all of this person's keys together (lib/limits.ts); null: none. */
+    limits: jsonb('limits').$type<Limits>(),
   },
   (t) => [uniqueIndex('users_email_idx').on(t.email), check('users_email_lower', sql`${t.email} = lower(${t.email})`)],
 );
@@ -127,6 +134,8 @@ export const virtualKeys = pgTable(
     rotated_at: timestamp('rotated_at', { withTimezone: true }),
     /** The person who made the key; null for keys made with the master key or an API token. */
     owner_user_id: uuid('owner_user_id').references(() => users.id),
+    /** Limits on this key alone (lib/limits.ts); null: none. */
+    limits: jsonb('limits').$type<Limits>(),
     created_at: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index('virtual_keys_org_idx').on(t.org_id), index('virtual_keys_owner_idx').on(t.owner_user_id)],
@@ -421,3 +430,43 @@ export const samlAssertionReplay = pgTable('saml_assertion_replay', {
   id: text('id').primaryKey(),
   expires_at: timestamp('expires_at', { withTimezone: true }).notNull(),
 });
+
+/**
+ * Where an organisation's budget alerts go (Standard Webhooks). The signing secret is sealed with
+ * the KEK like provider keys (AAD binds it to the organisation).
+ */
+export const orgWebhooks = pgTable('org_webhooks', {
+  org_id: uuid('org_id').primaryKey().references(() => orgs.id),
+  url: text('url').notNull(),
+  kek_version: integer('kek_version').notNull(),
+  iv: text('iv').notNull(),
+  ciphertext: text('ciphertext').notNull(),
+  created_at: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/**
+ * One budget alert: a threshold crossed by a subject's spend in one period (unique, so each fires
+ * once), and its delivery attempts.
+ */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: uuid('id').primaryKey(),
+    org_id: uuid('org_id').notNull().references(() => orgs.id),
+    subject_kind: text('subject_kind').notNull(),
+    subject_id: text('subject_id').notNull(),
+    period_start: timestamp('period_start', { withTimezone: true }).notNull(),
+    threshold: integer('threshold').notNull(),
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
+    status: text('status', { enum: ['pending', 'delivered', 'failed'] }).notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    last_status: integer('last_status'),
+    last_error: text('last_error'),
+    created_at: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    delivered_at: timestamp('delivered_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('webhook_deliveries_once_idx').on(t.subject_kind, t.subject_id, t.period_start, t.threshold),
+    index('webhook_deliveries_org_idx').on(t.org_id, t.created_at),
+  ],
+);

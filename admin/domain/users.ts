@@ -9,6 +9,7 @@ import type { Membership, PrincipalUser } from '../auth/principal';
 import type { DbTransaction, Queryable } from '../db/client';
 import { adminSessions, orgMemberships, orgs, userIdentities, users, virtualKeys, type OrgRole } from '../db/schema';
 import { syncVirtualKey } from '../kv-sync';
+import { revokeInCounters } from '../limits';
 import { appendAdminAction } from '../audit-log';
 import { change, publishToEdge, type ActionContext, type RequestMeta } from './change';
 
@@ -29,6 +30,7 @@ export function publicUser(row: UserRow) {
     created_at: row.created_at,
     last_login_at: row.last_login_at,
     last_login_mfa: row.last_login_mfa,
+    limits: row.limits ?? null,
   };
 }
 
@@ -267,6 +269,7 @@ export async function suspendUser(ctx: ActionContext, userId: string) {
   );
   let edgeOk = true;
   for (const key of result.revoked) {
+    await revokeInCounters(ctx.env, key.id, ctx.meta.requestId);
     edgeOk = (await publishToEdge(`vk:${key.id}`, ctx.meta.requestId, () => syncVirtualKey(ctx.env.ROUTERO_KV, key))) && edgeOk;
   }
   if (!edgeOk) {

@@ -12,6 +12,7 @@ const NAV: Array<[string, string]> = [
   ['/ui/keys', 'Virtual keys'],
   ['/ui/provider-keys', 'Provider keys'],
   ['/ui/orgs', 'Organisations'],
+  ['/ui/limits', 'Limits'],
   ['/ui/members', 'Members'],
   ['/ui/api-tokens', 'API tokens'],
   ['/ui/sso', 'SSO'],

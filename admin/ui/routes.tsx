@@ -19,6 +19,7 @@ import { API_REFERENCE_ROUTES } from './pages/api-reference';
 import { API_TOKEN_ROUTES } from './pages/api-tokens';
 import { AUDIT_ROUTES } from './pages/audit';
 import { KEY_ROUTES } from './pages/keys';
+import { LIMIT_ROUTES } from './pages/limits';
 import { LOGIN_ROUTES, LOGOUT_ROUTES } from './pages/login';
 import { MEMBER_ROUTES } from './pages/members';
 import { ORG_ROUTES } from './pages/orgs';
@@ -46,6 +47,7 @@ const PAGE_ROUTES: AdminRoute<UiEnv>[] = [
   ...KEY_ROUTES,
   ...PROVIDER_KEY_ROUTES,
   ...ORG_ROUTES,
+  ...LIMIT_ROUTES,
   ...MEMBER_ROUTES,
   ...API_TOKEN_ROUTES,
   ...SSO_ROUTES,

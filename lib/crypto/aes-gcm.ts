@@ -30,7 +30,7 @@ export interface SecretBinding {
    * What the secret is for; part of the AAD so a ciphertext of one kind never opens as another.
    * Default `provider-key` (and provider-key AADs keep their original form).
    */
-  purpose?: 'provider-key' | 'sso-client-secret';
+  purpose?: 'provider-key' | 'sso-client-secret' | 'alert-webhook-secret';
 }
 
 export class KeyRingError extends Error {}

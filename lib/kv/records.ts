@@ -5,9 +5,11 @@
  *   vk:<virtual key id>             VirtualKeyRecord
  *   pk:<org id>:<provider>          ProviderKeyList (newest first; the gateway uses the first)
  *   rt:<org id>:<route name>        RouteRecord (a virtual model `route/<name>`)
+ *   prices:v1                       PriceTable (USD per token per model, for cost estimates; lib/limits.ts)
  */
 // zod/mini: the gateway bundle must stay small (full zod adds ~100 KB gzip).
 import * as z from 'zod/mini';
+import { limitedSubjectSchema } from '../limits';
 import { PROVIDERS, type ProviderName } from '../providers/catalog';
 
 export { PROVIDERS, type ProviderName };
@@ -34,6 +36,11 @@ export const virtualKeyRecordSchema = z.object({
    */
   previous_secret_hash: z.optional(z.nullable(z.string())),
   previous_secret_expires_at: z.optional(z.nullable(z.string())),
+  /**
+   * The limited subjects this key's requests count against — the key itself, its owner, its
+   * organisation — each with its limits. Absent or empty: the key never touches a Durable Object.
+   */
+  limits: z.optional(z.array(limitedSubjectSchema)),
 });
 export type VirtualKeyRecord = z.infer<typeof virtualKeyRecordSchema>;
 

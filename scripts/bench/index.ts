@@ -19,6 +19,8 @@ import { PATHS, startTargets, type PathName, type Target, type Targets } from '.
 
 const run = promisify(execFile);
 const quick = process.argv.includes('--quick');
+/** `--limits-only`: just the limited-key vs unlimited-key comparison (issue 11). */
+const limitsOnly = process.argv.includes('--limits-only');
 const TSX = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 const OUT = path.join(ROOT, 'bench-output');
 
@@ -111,6 +113,45 @@ async function measurePaths(t: Targets) {
     for (const p of PATHS) metrics[key]![p] = summarise(rounds.map((r) => r[key]![p]));
   }
   return { metrics, raw };
+}
+
+/**
+ * What limits cost a request: the same gateway with an unlimited key (never touches a Durable
+ * Object) and with a key limited by rpm/tpm/concurrency set far above the load (every request
+ * reserves in its LimitCounter before the upstream call and settles after), interleaved.
+ */
+async function limitsCost(t: Targets) {
+  const limitedKey = await t.newRouteroKey({ rpm: 100_000_000, tpm: 10_000_000_000, concurrency: 100_000 });
+  const variants = {
+    unlimited: t.targets.routero,
+    limited: { ...t.targets.routero, headers: { ...t.targets.routero.headers, authorization: `Bearer ${limitedKey}` } },
+  };
+  const figures: Record<string, Record<string, number[]>> = { unlimited: {}, limited: {} };
+  const push = (v: string, k: string, n: number) => ((figures[v]![k] ??= []).push(n));
+  for (let round = 0; round < Math.max(2, config.rounds); round++) {
+    const order = round % 2 ? (['limited', 'unlimited'] as const) : (['unlimited', 'limited'] as const);
+    for (const v of order) {
+      const target = variants[v];
+      const lat = await client({ mode: 'latency', url: target.url, headers: target.headers, body: body(target.model), n: config.latencyN, warmup: config.warmup });
+      push(v, 'lat_p50', lat.p50 as number);
+      push(v, 'lat_p99', lat.p99 as number);
+      push(v, 'lat_errors', lat.errors as number);
+      for (const c of [8, 32]) {
+        const tp = await autocannon(target, c, Math.max(3, config.tpSeconds));
+        push(v, `rps_c${c}`, tp.rps);
+        push(v, `rps_c${c}_errors`, tp.errors + tp.non2xx);
+      }
+    }
+  }
+  const med = (v: string, k: string) => median(figures[v]![k]!);
+  return {
+    unlimited: { lat_p50_ms: med('unlimited', 'lat_p50'), lat_p99_ms: med('unlimited', 'lat_p99'), rps_c8: med('unlimited', 'rps_c8'), rps_c32: med('unlimited', 'rps_c32') },
+    limited: { lat_p50_ms: med('limited', 'lat_p50'), lat_p99_ms: med('limited', 'lat_p99'), rps_c8: med('limited', 'rps_c8'), rps_c32: med('limited', 'rps_c32') },
+    added_p50_ms: med('limited', 'lat_p50') - med('unlimited', 'lat_p50'),
+    added_p99_ms: med('limited', 'lat_p99') - med('unlimited', 'lat_p99'),
+    rps_c32_ratio: med('limited', 'rps_c32') / med('unlimited', 'rps_c32'),
+    errors: { unlimited: figures.unlimited!, limited: figures.limited! },
+  };
 }
 
 async function coldPath(t: Targets) {
@@ -319,10 +360,21 @@ async function main() {
   console.log(`Routero benchmark (${quick ? 'quick' : 'full'} mode) on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`);
   const sizes = bundles();
   const t = await startTargets({ gatewayBundle: path.join(OUT, 'gateway', 'index.js'), chunks: config.chunks, gapMs: config.gapMs });
+  if (limitsOnly) {
+    try {
+      const limits = await limitsCost(t);
+      fs.writeFileSync(path.join(OUT, 'limits.json'), JSON.stringify(limits, null, 2));
+      console.log(JSON.stringify(limits, null, 2));
+    } finally {
+      await t.stop();
+    }
+    return;
+  }
   let result: BenchResult;
   try {
     const paths = await measurePaths(t);
     const cold = await coldPath(t);
+    const limits = await limitsCost(t);
     const mem = await memory(t);
     const audit = [await auditPipeline()];
     const streamCpu = measureStreamCpu({ rounds: quick ? 3 : 5 });
@@ -351,6 +403,7 @@ async function main() {
       metrics: paths.metrics,
       raw: paths.raw,
       cold_path: cold,
+      limits,
       memory: mem,
       bundles: sizes,
       audit_pipeline: audit,

@@ -23,6 +23,14 @@ export interface BenchResult {
   audit_pipeline: Array<Record<string, unknown>>;
   insert_capacity?: Array<{ database: string; events: number; events_per_s: number }>;
   stream_cpu?: StreamCpuFigure[];
+  /** Limited key vs unlimited key on the same gateway (issue 11). */
+  limits?: {
+    unlimited: { lat_p50_ms: number; lat_p99_ms: number; rps_c8: number; rps_c32: number };
+    limited: { lat_p50_ms: number; lat_p99_ms: number; rps_c8: number; rps_c32: number };
+    added_p50_ms: number;
+    added_p99_ms: number;
+    rps_c32_ratio: number;
+  };
 }
 
 const PATHS: PathName[] = ['direct', 'passthrough', 'routero', 'portkey'];
@@ -157,6 +165,11 @@ export function renderReport(r: BenchResult): { table: string; markdown: string;
   const tg = targets(r);
   const extras = [
     `cold path: first request with a new key ${f(r.cold_path.first_request_ms)} ms (${r.cold_path.first_request_auth}), warm p50 ${f(r.cold_path.warm_p50_ms)} ms, bcrypt calls on ${r.cold_path.warm_requests} warm requests: ${r.cold_path.warm_bcrypt_calls}`,
+    ...(r.limits
+      ? [
+          `limits (issue 11): a key limited by rpm/tpm/concurrency (one LimitCounter round trip per request) vs an unlimited key: latency p50 ${f(r.limits.limited.lat_p50_ms)} vs ${f(r.limits.unlimited.lat_p50_ms)} ms (added ${f(r.limits.added_p50_ms)} ms; p99 added ${f(r.limits.added_p99_ms)} ms), throughput@32 ${f(r.limits.limited.rps_c32, 0)} vs ${f(r.limits.unlimited.rps_c32, 0)} req/s (${f(r.limits.rps_c32_ratio)}×)`,
+        ]
+      : []),
     `bundles: gateway ${f(r.bundles.gateway.raw_kb, 1)} KB raw / ${f(r.bundles.gateway.gzip_kb, 1)} KB gzip; admin ${f(r.bundles.admin.raw_kb, 1)} KB raw / ${f(r.bundles.admin.gzip_kb, 1)} KB gzip`,
     `memory (workerd RSS, ${r.memory.seconds} s at a fixed ${f(r.memory.rps, 0)} req/s): start ${f(r.memory.start_mb, 1)} MB, peak ${f(r.memory.peak_mb, 1)} MB, end ${f(r.memory.end_mb, 1)} MB (${f(r.memory.growth_pct, 1)} %)`,
     ...r.audit_pipeline.map((a) =>

@@ -9,6 +9,7 @@ import { Miniflare } from 'miniflare';
 import { generateKek, loadKeyRing, sealSecret } from '../../lib/crypto/aes-gcm';
 import { newVirtualKey } from '../../lib/crypto/virtual-key';
 import { kvKeys } from '../../lib/kv/records';
+import type { Limits } from '../../lib/limits';
 import { startCerbos } from '../cerbos-server';
 import { freePort, OFFLINE_ENV, ROOT } from '../paths';
 
@@ -25,7 +26,8 @@ export interface Targets {
   targets: Record<PathName, Target>;
   upstreamUrl: string;
   miniflare: Miniflare;
-  newRouteroKey(): Promise<string>;
+  /** A new virtual key; with `limits`, one limited subject (the key itself) — its requests go through a LimitCounter. */
+  newRouteroKey(limits?: Limits): Promise<string>;
   workerdPids(): Promise<number[]>;
   stop(): Promise<void>;
 }
@@ -96,6 +98,7 @@ export async function startTargets(opts: { gatewayBundle: string; chunks: number
         compatibilityFlags: ['enable_request_signal'],
         kvNamespaces: { ROUTERO_KV: 'routero-kv' },
         queueProducers: { AUDIT_QUEUE: 'routero-audit' },
+        durableObjects: { LIMITS: { className: 'LimitCounter', useSQLite: true } },
         bindings: {
           ROUTERO_KEKS: kek,
           CERBOS_URL: cerbos.url,
@@ -124,9 +127,20 @@ export async function startTargets(opts: { gatewayBundle: string; chunks: number
   const sealed = await sealSecret(ring, { recordId: pkId, orgId: ORG, provider: 'openai' }, 'sk-bench-provider-key');
   await kv.put(kvKeys.providerKeys(ORG, 'openai'), JSON.stringify([{ id: pkId, org_id: ORG, provider: 'openai', base_url: `${upstreamUrl}/v1`, ...sealed }]));
 
-  const newRouteroKey = async () => {
+  const newRouteroKey = async (limits?: Limits) => {
     const { id, secret, key } = newVirtualKey();
-    const record = { id, org_id: ORG, name: 'bench', secret_hash: await bcrypt.hash(secret, 10), models: ['openai/*'], cidrs: [], expires_at: null, revoked_at: null, version: 1 };
+    const record = {
+      id,
+      org_id: ORG,
+      name: 'bench',
+      secret_hash: await bcrypt.hash(secret, 10),
+      models: ['openai/*'],
+      cidrs: [],
+      expires_at: null,
+      revoked_at: null,
+      version: 1,
+      ...(limits ? { limits: [{ kind: 'key', id, limits }] } : {}),
+    };
     await kv.put(kvKeys.virtualKey(id), JSON.stringify(record));
     return key;
   };

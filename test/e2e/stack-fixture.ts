@@ -24,6 +24,8 @@ export interface E2E {
   keyCacheTtlSeconds: number;
   admin(method: string, p: string, body?: unknown): Promise<{ status: number; json: Json }>;
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Stops every process and starts them again on the same ports and state (Postgres, KV, Durable Objects). */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -64,7 +66,7 @@ export async function startE2E(
       await c.end();
     };
   }
-  const stack = await startStack({
+  const stackOptions: Parameters<typeof startStack>[0] = {
     gatewayPort: await freePort(),
     adminPort: await freePort(),
     databaseUrl,
@@ -78,16 +80,17 @@ export async function startE2E(
     gatewayVars: opts.gatewayVars,
     adminVars: opts.adminVars,
     onLog: (source, line) => logs.push(`[${source}] ${line}`),
-  });
+  };
+  const stack = await startStack(stackOptions);
   // bigint columns (token counts and latencies since migration 0003, the audit-log seq) hold
   // values far below 2^53 in tests: read them as numbers, as the admin Worker's drizzle does.
   const types = {
     getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
       oid === pg.types.builtins.INT8 && format !== 'binary' ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
   };
-  const pool = new pg.Pool({ connectionString: stack.databaseUrl, max: 2, types });
+  let pool = new pg.Pool({ connectionString: stack.databaseUrl, max: 2, types });
   pool.on('error', () => undefined);
-  return {
+  const e2e: E2E = {
     stack,
     openai,
     anthropic,
@@ -95,9 +98,9 @@ export async function startE2E(
     persistDir,
     keyCacheTtlSeconds,
     async admin(method, p, body) {
-      const res = await fetch(`${stack.adminUrl}/api/v1${p}`, {
+      const res = await fetch(`${e2e.stack.adminUrl}/api/v1${p}`, {
         method,
-        headers: { authorization: `Bearer ${stack.masterKey}`, 'content-type': 'application/json' },
+        headers: { authorization: `Bearer ${e2e.stack.masterKey}`, 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const text = await res.text();
@@ -107,18 +110,26 @@ export async function startE2E(
       const res = await pool.query(sql, params as unknown[]);
       return res.rows;
     },
+    async restart() {
+      await pool.end().catch(() => undefined);
+      await e2e.stack.stop();
+      e2e.stack = await startStack(stackOptions);
+      pool = new pg.Pool({ connectionString: e2e.stack.databaseUrl, max: 2, types });
+      pool.on('error', () => undefined);
+    },
     async close() {
       // Kept for reading after a failed run (test-output/ is git-ignored).
       fs.mkdirSync(path.join(process.cwd(), 'test-output'), { recursive: true });
       fs.writeFileSync(path.join(process.cwd(), 'test-output', 'e2e-stack.log'), logs.join('\n'));
       await pool.end().catch(() => undefined);
-      await stack.stop();
+      await e2e.stack.stop();
       await dropDatabase().catch(() => undefined);
       await openai.close();
       await anthropic.close();
       fs.rmSync(tmp, { recursive: true, force: true });
     },
   };
+  return e2e;
 }
 
 export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, intervalMs = 250): Promise<T> {

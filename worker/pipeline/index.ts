@@ -22,6 +22,7 @@ import { authorize } from './authorize';
 import { checkModelName, parseRequest } from './parse';
 import { plan, RouteStore } from './plan';
 import { respond } from './respond';
+import { reserveLimits } from '../limits';
 
 type GatewayContext = Context<{ Bindings: Env; Variables: RequestContextVariables & KeyAuthVariables }>;
 
@@ -42,7 +43,17 @@ export function inferenceHandler(endpoint: Endpoint, providerKeys: ProviderKeySt
     if (!planned.route) audit.provider = planned.targets[0]!.adapter.info.name;
     const allowed = await authorize(config, key, endpoint, planned, parsed.model);
 
-    // Limits (DESIGN §8) reserve here: after the plan is known and allowed, before any upstream call.
+    // Limits (DESIGN §8, worker/limits): reserve after the plan is known and allowed, before any
+    // upstream call; the reservation settles with the request's one outcome, whichever path ends it
+    // (AuditRecorder.finish), with the usage of the model that answered.
+    const limits = await reserveLimits(c.env, {
+      subjects: key.limits ?? [],
+      keyId: key.id,
+      requestId,
+      body: parsed.body,
+      models: planned.targets.map((t) => t.modelName),
+    });
+    if (limits) audit.whenFinished((_status, usage) => c.executionCtx.waitUntil(limits.settle(usage, audit.model)));
 
     // From here on the exchange owns the call: timeouts, the client leaving, and the event.
     const exchange = new UpstreamExchange(audit, c.req.raw.signal, config.upstreamTimeouts);
@@ -52,11 +63,13 @@ export function inferenceHandler(endpoint: Endpoint, providerKeys: ProviderKeySt
         parsed,
         allowed,
       );
-      return await respond(parsed, answer, {
+      const res = await respond(parsed, answer, {
         exchange,
         requestId,
         serverTiming: config.exposeServerTiming ? `auth;desc="${c.get('keyAuthPath')}"` : null,
       });
+      if (limits) for (const [name, value] of Object.entries(limits.headers())) res.headers.set(name, value);
+      return res;
     } catch (e) {
       // The client is gone (its 499 is recorded): nobody reads this answer.
       if (e instanceof ClientGone) return new Response(null, { status: 499 });

@@ -17,6 +17,7 @@ import { EventsTable } from '../events-table';
 import { formOf, lines, parse, problem, statusOf, utcFromLocalInput, type FormValues } from '../forms';
 import { Badge, Csrf, ErrorBox, fmtCost, fmtTime, Layout, ShownOnce } from '../layout';
 import { keyOwners, orgNames, userEmails } from '../names';
+import { describeLimits } from './limits';
 import type { UiContext, UiEnv } from '../session-middleware';
 
 /** A malformed id is simply a key that does not exist (404), as before. */
@@ -156,6 +157,7 @@ async function keyPage(c: UiContext) {
       <div class="card">
         <p>id <code>{key.id}</code> · <Badge value={key.status} /> · created {fmtTime(key.created_at)} · expires {fmtTime(key.expires_at)}</p>
         <p>Models: {key.models.join(', ')} · Networks: {key.cidrs.length ? key.cidrs.join(', ') : 'any'}</p>
+        <p>Limits: {describeLimits(key.limits)} (<a href="/ui/limits">limits and budgets</a>)</p>
         {key.rotated_at ? (
           <p data-testid="rotation">
             {`Secret rotated ${fmtTime(key.rotated_at)}`}

@@ -1,0 +1,157 @@
+/**
+ * Limits inside workerd (issue 11, decision 0016): the real `LimitCounter` Durable Object with an
+ * injected clock (windows sliding, budget periods resetting at UTC boundaries), and the gateway
+ * failing closed when a limited key's counter cannot be reached — while unlimited keys never touch one.
+ */
+import { env } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { periodEnd, periodStart, type LimitCounterRpc, type Limits } from '../../lib/limits';
+import type { Env } from '../../worker/env';
+import { harness, seedKey } from './harness';
+
+const ns = () => (env as unknown as Env).LIMITS!;
+const counter = (name: string) => ns().get(ns().idFromName(`${name}:${crypto.randomUUID()}`)) as unknown as LimitCounterRpc;
+const at = (iso: string) => Date.parse(iso);
+
+describe('LimitCounter (a real Durable Object, injected clock)', () => {
+  it('slides the requests-per-minute window exactly', async () => {
+    const c = counter('key');
+    const limits: Limits = { rpm: 2 };
+    const t = at('2026-03-10T12:00:00Z');
+    const r = (now: number) => c.reserve({ rid: crypto.randomUUID(), keyId: 'k', limits, tokens: 1, cost: 0, now });
+    expect((await r(t)).ok).toBe(true);
+    expect((await r(t + 1_000)).ok).toBe(true);
+    const refused = await r(t + 2_000);
+    expect(refused).toMatchObject({ ok: false, kind: 'requests', retryAfterMs: 58_000 });
+    expect((await r(t + 59_999)).ok).toBe(false);
+    // The first request leaves the window after 60 s: one slot, not two.
+    expect((await r(t + 60_001)).ok).toBe(true);
+    expect((await r(t + 60_002)).ok).toBe(false);
+  });
+
+  it('resets a daily budget at UTC midnight and a monthly one on the 1st', async () => {
+    const day = counter('key');
+    const limits: Limits = { budget_usd: 1, budget_period: 'day' };
+    const late = at('2026-01-31T23:59:00Z');
+    for (const rid of ['a', 'b']) {
+      expect((await day.reserve({ rid, keyId: 'k', limits, tokens: 1, cost: 0.6, now: late })).ok).toBe(true);
+      await day.settle({ rid, tokens: 1, cost: 0.6, now: late });
+    }
+    const refused = await day.reserve({ rid: 'c', keyId: 'k', limits, tokens: 1, cost: 0.6, now: late + 1 });
+    expect(refused).toMatchObject({ ok: false, kind: 'budget', retryAfterMs: 59_999 });
+    expect((refused as { message: string }).message).toMatch(/daily budget of \$1\.00 .*resets at 2026-02-01T00:00:00\.000Z/);
+    expect((await day.reserve({ rid: 'd', keyId: 'k', limits, tokens: 1, cost: 0.6, now: at('2026-02-01T00:00:00Z') })).ok).toBe(true);
+
+    const month = counter('org');
+    const monthly: Limits = { budget_usd: 5, budget_period: 'month' };
+    expect((await month.reserve({ rid: 'm1', keyId: 'k', limits: monthly, tokens: 1, cost: 0, now: at('2026-02-27T10:00:00Z') })).ok).toBe(true);
+    await month.settle({ rid: 'm1', tokens: 1, cost: 6, now: at('2026-02-27T10:00:00Z') });
+    expect((await month.reserve({ rid: 'm2', keyId: 'k', limits: monthly, tokens: 1, cost: 0, now: at('2026-02-28T23:59:59Z') })).ok).toBe(false);
+    expect((await month.reserve({ rid: 'm3', keyId: 'k', limits: monthly, tokens: 1, cost: 0, now: at('2026-03-01T00:00:00Z') })).ok).toBe(true);
+  });
+
+  it('UTC periods: weeks start on Monday, months on the 1st', () => {
+    // 2026-03-04 is a Wednesday.
+    expect(new Date(periodStart('week', at('2026-03-04T15:00:00Z'))).toISOString()).toBe('2026-03-02T00:00:00.000Z');
+    expect(new Date(periodEnd('week', at('2026-03-08T23:59:59Z'))).toISOString()).toBe('2026-03-09T00:00:00.000Z');
+    expect(new Date(periodEnd('month', at('2026-12-31T23:00:00Z'))).toISOString()).toBe('2027-01-01T00:00:00.000Z');
+  });
+
+  it('counts the consumer’s priced event once, whichever arrives first, and fires each threshold once', async () => {
+    const c = counter('key');
+    const limits: Limits = { budget_usd: 10, budget_period: 'month' };
+    const now = at('2026-05-10T00:00:00Z');
+    await c.reserve({ rid: 'r1', keyId: 'k', limits, tokens: 1, cost: 1, now });
+    await c.settle({ rid: 'r1', tokens: 1, cost: 4, now });
+    // The stored price replaces the gateway's estimate: 5, not 4 + 5.
+    expect(await c.settleCost({ rid: 'r1', cost: 5, at: now, limits, thresholds: [50, 80, 100], now })).toEqual([
+      expect.objectContaining({ threshold: 50, spent: 5 }),
+    ]);
+    // The same event again (a queue retry): the same answer, nothing counted twice.
+    expect(await c.settleCost({ rid: 'r1', cost: 5, at: now, limits, thresholds: [50, 80, 100], now })).toHaveLength(1);
+    // The consumer first, then the gateway's settle: still counted once.
+    await c.reserve({ rid: 'r2', keyId: 'k', limits, tokens: 1, cost: 1, now });
+    const crossed = await c.settleCost({ rid: 'r2', cost: 4, at: now, limits, thresholds: [50, 80, 100], now });
+    expect(crossed.map((x) => x.threshold)).toEqual([80]);
+    await c.settle({ rid: 'r2', tokens: 1, cost: 3.5, now });
+    expect((await c.status(limits, now)).budget!.spent).toBe(9);
+    expect((await c.status(limits, now)).inFlight).toBe(0);
+  });
+
+  it('refuses a revoked key', async () => {
+    const c = counter('user');
+    await c.revokeKey('gone');
+    expect(await c.reserve({ rid: 'x', keyId: 'gone', limits: { rpm: 5 }, tokens: 1, cost: 0 })).toMatchObject({ ok: false, kind: 'revoked' });
+    expect((await c.reserve({ rid: 'y', keyId: 'other', limits: { rpm: 5 }, tokens: 1, cost: 0 })).ok).toBe(true);
+  });
+});
+
+describe('gateway with limits', () => {
+  const chat = { model: 'mock/echo', messages: [{ role: 'user', content: 'hi' }] };
+  const broken = {
+    idFromName: () => ({}),
+    get: () => ({
+      reserve: () => Promise.reject(new Error('Durable Object reset')),
+      settle: () => Promise.reject(new Error('Durable Object reset')),
+    }),
+  };
+  const untouchable = {
+    idFromName: () => {
+      throw new Error('an unlimited key touched a Durable Object');
+    },
+    get: () => {
+      throw new Error('an unlimited key touched a Durable Object');
+    },
+  };
+
+  it('fails closed (503 in the caller’s format) when a limited key’s counter is unreachable', async () => {
+    const h = harness({ LIMITS: broken });
+    const { key, record } = await seedKey({ limits: [{ kind: 'key', id: 'k1', limits: { rpm: 10 } }] });
+    const openai = await h.call('/v1/chat/completions', { json: chat, key });
+    expect(openai.res.status).toBe(503);
+    expect(openai.json).toMatchObject({ error: { type: 'api_error', message: expect.stringMatching(/rate-limit service is unavailable/) } });
+    const anthropic = await h.call('/v1/messages', { json: { ...chat, max_tokens: 5 }, key });
+    expect(anthropic.res.status).toBe(503);
+    expect(anthropic.json).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
+    expect(h.events.map((e) => e.status)).toEqual([503, 503]);
+    expect(record.id).toBeTruthy();
+  });
+
+  it('a key without limits never touches a Durable Object', async () => {
+    const h = harness({ LIMITS: untouchable });
+    const { key } = await seedKey();
+    const res = await h.call('/v1/chat/completions', { json: chat, key });
+    expect(res.res.status).toBe(200);
+    expect(res.res.headers.get('x-ratelimit-limit-requests')).toBeNull();
+  });
+
+  it('a request one subject refuses counts against none (key, user and org reserve together)', async () => {
+    const h = harness();
+    const keySubject = crypto.randomUUID();
+    const orgSubject = crypto.randomUUID();
+    const { key } = await seedKey({
+      limits: [
+        { kind: 'key', id: keySubject, limits: { rpm: 5 } },
+        { kind: 'org', id: orgSubject, limits: { rpm: 1 } },
+      ],
+    });
+    expect((await h.call('/v1/chat/completions', { json: chat, key })).res.status).toBe(200);
+    const refused = await h.call('/v1/chat/completions', { json: chat, key });
+    expect(refused.res.status).toBe(429);
+    expect(refused.json).toMatchObject({ error: { code: 'rate_limit_exceeded', message: expect.stringMatching(/1 requests per minute \(limit on this organisation\)/) } });
+    // The tightest window is the one the headers show.
+    expect(refused.res.headers.get('x-ratelimit-limit-requests')).toBe('1');
+    const keyCounter = ns().get(ns().idFromName(`key:${keySubject}`)) as unknown as LimitCounterRpc;
+    expect((await keyCounter.status({ rpm: 5 })).rpm!.remaining).toBe(4);
+  });
+
+  it('a limited key gets limit headers from its real counter', async () => {
+    const h = harness();
+    const { key } = await seedKey({ limits: [{ kind: 'key', id: crypto.randomUUID(), limits: { rpm: 7, tpm: 5000 } }] });
+    const res = await h.call('/v1/chat/completions', { json: chat, key });
+    expect(res.res.status).toBe(200);
+    expect(res.res.headers.get('x-ratelimit-limit-requests')).toBe('7');
+    expect(res.res.headers.get('x-ratelimit-remaining-requests')).toBe('6');
+    expect(res.res.headers.get('x-ratelimit-limit-tokens')).toBe('5000');
+  });
+});
