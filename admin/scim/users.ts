@@ -11,6 +11,7 @@ import { findUserByEmail } from '../domain/users';
 import type { DbTransaction, Queryable } from '../db/client';
 import { scimGroupMembers, scimGroups, scimUsers, users } from '../db/schema';
 import { syncVirtualKey } from '../kv-sync';
+import { revokeInCounters } from '../limits';
 import { deprovision, soleOrganisation, syncActiveAccess, type Deprovisioned } from './access';
 import type { ScimContext, Page } from './context';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, listResponse } from './discovery';
@@ -47,7 +48,11 @@ async function render(s: ScimContext, db: Queryable, row: ScimUserRow) {
 async function publishRevocations(s: ScimContext, result: Deprovisioned | null): Promise<void> {
   if (!result) return;
   let ok = true;
-  for (const key of result.revokedKeys) ok = (await publishToEdge(`vk:${key.id}`, s.ctx.meta.requestId, () => syncVirtualKey(s.ctx.env.ROUTERO_KV, key))) && ok;
+  for (const key of result.revokedKeys) {
+    ok = (await publishToEdge(`vk:${key.id}`, s.ctx.meta.requestId, () => syncVirtualKey(s.ctx.env.ROUTERO_KV, key))) && ok;
+    // A key with limits is checked in its counters on every request: refused there at once.
+    ok = (await revokeInCounters(s.ctx.env, key.id, s.ctx.meta.requestId)) && ok;
+  }
   if (!ok) throw new GatewayError('unavailable', 'The user was deprovisioned, but the edge was not updated yet; retry shortly.');
 }
 
