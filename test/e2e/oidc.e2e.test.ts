@@ -8,6 +8,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestIdp, type TestIdp } from '../support/oidc-idp';
 import { startE2E, type E2E, type Json } from './stack-fixture';
+import { claim } from '../support/claims';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -100,7 +101,7 @@ describe('SSO connections over the API', () => {
 });
 
 describe('signing in with SSO in Chromium', () => {
-  it('signs in a person who used MFA: lands in the UI as them, with the role their group maps to', async () => {
+  it(claim('sso-mfa', 'signs in a person who used MFA: lands in the UI as them, with the role their group maps to'), async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
     await page.goto(`${e2e.stack.adminUrl}/ui/login`);
@@ -132,7 +133,7 @@ describe('signing in with SSO in Chromium', () => {
     await context.close();
   });
 
-  it('refuses a person who signed in without MFA: a clear page and a denied audit row with the reason', async () => {
+  it(claim('sso-mfa', 'refuses a person who signed in without MFA: a clear page and a denied audit row with the reason'), async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
     await page.goto(`${e2e.stack.adminUrl}/ui/login`);
