@@ -10,6 +10,7 @@ import { log } from '../lib/log';
 import { API_ROUTES } from './api/routes';
 import { mount, openRoute } from './route-table';
 import { storeBatch } from './consumer';
+import { runScheduled } from './scheduled';
 import { buildOpenApi } from './openapi';
 import { oidcLoginRoutes } from './sso/oidc/routes';
 import { uiRoutes } from './ui/routes';
@@ -57,5 +58,8 @@ export default {
   fetch: app.fetch,
   async queue(batch: MessageBatch<unknown>, env: AdminEnv, ctx: ExecutionContext): Promise<void> {
     await storeBatch(batch, env, ctx);
+  },
+  async scheduled(controller: ScheduledController, env: AdminEnv, ctx: ExecutionContext): Promise<void> {
+    await runScheduled(controller, env, ctx);
   },
 } satisfies ExportedHandler<AdminEnv>;

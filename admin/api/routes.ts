@@ -1,7 +1,7 @@
 /** The management JSON API (/api/v1) as one route table: method, path, Cerbos decision, handler. */
 import type { AdminEnv } from '../env';
 import * as actions from '../actions';
-import { verifyAuditChain } from '../audit-log';
+import { anchorAuditHead, verifyAuditLog } from '../audit-anchor';
 import { planFilter } from '../auth/plan';
 import { authorize } from '../domain/change';
 import { createApiToken, listApiTokens, revokeApiToken } from '../domain/api-tokens';
@@ -98,7 +98,12 @@ export const API_ROUTES: AdminRoute<E>[] = [
   }),
   route('GET', '/audit-log/verify', 'admin_audit', 'verify', async (c) => {
     await authorize(actionContext(c), { kind: 'admin_audit' }, 'verify');
-    return c.json(await verifyAuditChain(c.var.db));
+    return c.json(await verifyAuditLog(c.var.db, c.env.ROUTERO_KV));
+  }),
+  route('POST', '/audit-log/anchor', 'admin_audit', 'anchor', async (c) => {
+    await authorize(actionContext(c), { kind: 'admin_audit' }, 'anchor');
+    const result = await anchorAuditHead(c.var.db, c.env.ROUTERO_KV);
+    return c.json({ anchor: result?.anchor ?? null, written: result?.written ?? false });
   }),
 
   route('POST', '/api-tokens', 'api_token', 'create', async (c) =>
