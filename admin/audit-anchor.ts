@@ -9,7 +9,7 @@
  */
 import { desc, inArray } from 'drizzle-orm';
 import { alert } from '../lib/log';
-import type { Database } from './db/client';
+import type { Database, Queryable } from './db/client';
 import { adminAuditLog } from './db/schema';
 import { verifyAuditChain, type ChainReport } from './audit-log';
 
@@ -71,7 +71,7 @@ export interface AnchorReport {
   first_mismatch: (Anchor & { chain_hash: string | null }) | null;
 }
 
-export async function compareAnchors(db: Database, anchors: Anchor[]): Promise<AnchorReport> {
+export async function compareAnchors(db: Queryable, anchors: Anchor[]): Promise<AnchorReport> {
   const CHUNK = 500;
   for (let i = 0; i < anchors.length; i += CHUNK) {
     const chunk = anchors.slice(i, i + CHUNK);
@@ -91,7 +91,7 @@ export interface AuditVerification extends ChainReport {
 }
 
 /** The chain walk and the anchor comparison: what `npm run audit:verify`, the API and the UI report. */
-export async function verifyAuditLog(db: Database, kv: KVNamespace): Promise<AuditVerification> {
+export async function verifyAuditLog(db: Queryable, kv: KVNamespace): Promise<AuditVerification> {
   const chain = await verifyAuditChain(db);
   const [head] = await db.select({ seq: adminAuditLog.seq, hash: adminAuditLog.hash }).from(adminAuditLog).orderBy(desc(adminAuditLog.seq)).limit(1);
   const anchors = await compareAnchors(db, await listAnchors(kv));

@@ -2,6 +2,7 @@
  * Local secrets in the git-ignored `.dev.vars` (dotenv syntax, read by wrangler dev). Generated on
  * first start; `MASTER_KEY` in the environment wins over the file.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { generateKek } from '../lib/crypto/aes-gcm';
@@ -32,6 +33,8 @@ export interface LocalSecrets {
   MASTER_KEY: string;
   ROUTERO_KEKS: string;
   SESSION_SIGNING_KEY: string;
+  /** Ed25519 key signing evidence exports (base64 PKCS #8 DER). */
+  EVIDENCE_SIGNING_KEY: string;
   DEMO_VIRTUAL_KEY?: string;
 }
 
@@ -41,13 +44,19 @@ export function ensureLocalSecrets(file: string, env: NodeJS.ProcessEnv = proces
     MASTER_KEY: existing.MASTER_KEY || `rto_master_${randomString(40)}`,
     ROUTERO_KEKS: existing.ROUTERO_KEKS || `1:${generateKek()}`,
     SESSION_SIGNING_KEY: existing.SESSION_SIGNING_KEY || randomString(48),
+    EVIDENCE_SIGNING_KEY: existing.EVIDENCE_SIGNING_KEY || generateEvidenceKey(),
     ...(existing.DEMO_VIRTUAL_KEY ? { DEMO_VIRTUAL_KEY: existing.DEMO_VIRTUAL_KEY } : {}),
   };
-  if (secrets.MASTER_KEY !== existing.MASTER_KEY || secrets.ROUTERO_KEKS !== existing.ROUTERO_KEKS || secrets.SESSION_SIGNING_KEY !== existing.SESSION_SIGNING_KEY) {
+  if (secrets.MASTER_KEY !== existing.MASTER_KEY || secrets.ROUTERO_KEKS !== existing.ROUTERO_KEKS || secrets.SESSION_SIGNING_KEY !== existing.SESSION_SIGNING_KEY || secrets.EVIDENCE_SIGNING_KEY !== existing.EVIDENCE_SIGNING_KEY) {
     saveLocalSecrets(file, secrets);
   }
   if (env.MASTER_KEY) secrets.MASTER_KEY = env.MASTER_KEY;
   return secrets;
+}
+
+/** A new Ed25519 private key as base64 PKCS #8 DER (the EVIDENCE_SIGNING_KEY format). */
+export function generateEvidenceKey(): string {
+  return generateKeyPairSync('ed25519').privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
 }
 
 export function saveLocalSecrets(file: string, secrets: LocalSecrets): void {

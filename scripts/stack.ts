@@ -60,6 +60,8 @@ export interface Stack {
   gatewayUrl: string;
   adminUrl: string;
   masterKey: string;
+  /** The evidence signing key (base64 PKCS #8 Ed25519), for tests that verify exports independently. */
+  evidenceSigningKey: string;
   databaseUrl: string;
   postgres: Component;
   cerbos: Component;
@@ -226,6 +228,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       MASTER_KEY: secrets.MASTER_KEY,
       ROUTERO_KEKS: secrets.ROUTERO_KEKS,
       SESSION_SIGNING_KEY: secrets.SESSION_SIGNING_KEY,
+      EVIDENCE_SIGNING_KEY: secrets.EVIDENCE_SIGNING_KEY,
       DATABASE_URL: databaseUrl,
       NEON_WS_PROXY: `127.0.0.1:${proxyPort}`,
       ...(opts.testLogin ? { ROUTERO_TEST_LOGIN: 'true' } : {}),
@@ -292,6 +295,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       gatewayUrl,
       adminUrl,
       masterKey: secrets.MASTER_KEY,
+      evidenceSigningKey: secrets.EVIDENCE_SIGNING_KEY,
       databaseUrl,
       postgres,
       cerbos,
