@@ -97,7 +97,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   return Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms))]);
 }
 
-async function startEmbeddedPostgres(dir: string, port: number): Promise<{ url: string; component: Component; close(): Promise<void> }> {
+export async function startEmbeddedPostgres(dir: string, port: number): Promise<{ url: string; component: Component; close(): Promise<void> }> {
   fs.mkdirSync(dir, { recursive: true });
   const db = await PGlite.create(dir);
   let server: PGLiteSocketServer | null = null;

@@ -149,7 +149,7 @@ export async function storePending(db: Database, queue: string, items: Pending[]
 }
 
 async function insertEvents(db: Database, rows: AuditRow[]): Promise<void> {
-  await db.insert(auditEvents).values(rows).onConflictDoNothing({ target: auditEvents.id });
+  await db.insert(auditEvents).values(rows).onConflictDoNothing({ target: [auditEvents.started_at, auditEvents.id] });
 }
 
 /** One row: as built, else minimal, else quarantined. A failure that may pass is thrown. */
