@@ -11,6 +11,7 @@
 import { and, not, or, sql, type SQL } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
+import { cerbosAccessHeaders } from '../../lib/authz/cerbos';
 import { GatewayError } from '../../lib/errors';
 import { log } from '../../lib/log';
 import type { ActionContext } from '../domain/change';
@@ -100,7 +101,8 @@ export async function planFilter(ctx: ActionContext, kind: string, action: strin
   try {
     const res = await fetch(`${ctx.env.CERBOS_URL!.replace(/\/$/, '')}/api/plan/resources`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...cerbosAccessHeaders(ctx.env), 'content-type': 'application/json' },
+      redirect: 'manual',
       body: JSON.stringify({ requestId: ctx.meta.requestId, action, principal: { id: principal.id, roles: principal.roles, attr: principal.attr }, resource: { kind } }),
       signal: AbortSignal.timeout(2_000),
     });
