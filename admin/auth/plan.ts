@@ -13,7 +13,7 @@ import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import { cerbosAccessHeaders } from '../../lib/authz/cerbos';
 import { GatewayError } from '../../lib/errors';
-import { log } from '../../lib/log';
+import { alert, log } from '../../lib/log';
 import type { ActionContext } from '../domain/change';
 import { denied, noteDecision } from '../domain/change';
 
@@ -109,6 +109,7 @@ export async function planFilter(ctx: ActionContext, kind: string, action: strin
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     body = await res.json();
   } catch (e) {
+    alert('cerbos_unreachable', 'Cerbos could not be asked for a query plan: request refused', { reason: e instanceof Error ? e.message : String(e) });
     throw new GatewayError('unavailable', 'The policy service is unavailable; try again shortly.', { reason: `cerbos plan: ${e instanceof Error ? e.message : String(e)}` });
   }
   const parsed = planResponseSchema.safeParse(body);

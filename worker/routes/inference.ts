@@ -13,7 +13,7 @@ import { createMessagesStreamTap, messagesRequestSchema, usageFromMessage } from
 import { chatCompletionRequestSchema, createChatStreamTap, usageFromChatCompletion } from '../formats/openai-chat';
 import { isEventStream, parseJsonObject } from '../formats/sse';
 import type { Endpoint, StreamTap } from '../formats/types';
-import { log } from '../../lib/log';
+import { alert, log } from '../../lib/log';
 import type { KeyAuthVariables } from '../middleware/key-auth';
 import type { RequestContextVariables } from '../middleware/request-context';
 import { providerFor } from '../providers';
@@ -100,6 +100,7 @@ export function inferenceHandler(endpoint: Endpoint, providerKeys: ProviderKeySt
       );
     } catch (e) {
       if (e instanceof PolicyUnavailableError) {
+        alert('cerbos_unreachable', 'Cerbos could not be asked: request refused (fail closed)', { reason: e.message });
         throw new GatewayError('unavailable', 'The policy service is unavailable; try again shortly.', { reason: e.message });
       }
       throw e;
