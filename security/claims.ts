@@ -82,6 +82,13 @@ export const CLAIMS = [
       'GET /api/v1/evidence returns inventories, the access review, the admin audit log for a period with its chain verification, the policy version and the security configuration, signed with the operator’s Ed25519 key (EVIDENCE_SIGNING_KEY). It contains no secret, no hash of a secret and no content.',
     limits: 'The signature proves the export came from the deployment holding the key, not that the data in Postgres was never changed before export (see the anchored audit log).',
   },
+  {
+    id: 'secure-development',
+    title: 'Secure development practices are enforced in CI.',
+    mechanism:
+      'Every change runs the type check, ESLint with eslint-plugin-security at zero warnings, dependency-cruiser import boundaries (the gateway never imports the admin Worker or a Postgres driver), secretlint over every file, a lockfile integrity check, the Cerbos policy tests generated from the role matrix, generated Env type drift, unit, workerd and end-to-end tests with real components, and this claim table. Dependencies never run install scripts (decision 0009).',
+    limits: 'Static analysis finds patterns, not every vulnerability; dependencies are pinned by the lockfile but not audited against advisories in CI (no network).',
+  },
 ] as const satisfies readonly Claim[];
 
 export type ClaimId = (typeof CLAIMS)[number]['id'];
