@@ -42,7 +42,8 @@ const ageDays = (from: Date | string, now: Date) => Math.floor((now.getTime() - 
 
 /** The period asked for: `to` defaults to now, `from` to 90 days before `to`; at most 400 days. */
 export function evidencePeriod(q: { from?: string; to?: string }, now = new Date()): { from: Date; to: Date } {
-  const to = q.to ? new Date(q.to) : now;
+  // A date without a time means the whole day: `to=2026-03-31` includes the 31st.
+  const to = q.to ? (/^\d{4}-\d{2}-\d{2}$/.test(q.to) ? new Date(Date.parse(q.to) + DAY - 1) : new Date(q.to)) : now;
   const from = q.from ? new Date(q.from) : new Date(to.getTime() - 90 * DAY);
   if (from > to) throw new GatewayError('invalid_request', 'from must not be after to.', { param: 'from' });
   if (to.getTime() - from.getTime() > 400 * DAY) throw new GatewayError('invalid_request', 'The period may span at most 400 days.', { param: 'from' });

@@ -82,3 +82,14 @@ describe('claim → test evidence', () => {
     }
   }, 30_000);
 });
+
+describe('evidence export period', () => {
+  it('defaults to the last 90 days, takes a date as the whole day, and refuses reversed or over-long periods', async () => {
+    const { evidencePeriod } = await import('../../admin/evidence');
+    const now = new Date('2026-11-30T12:00:00Z');
+    expect(evidencePeriod({}, now)).toEqual({ from: new Date('2026-09-01T12:00:00Z'), to: now });
+    expect(evidencePeriod({ from: '2026-03-01', to: '2026-03-31' }, now)).toEqual({ from: new Date('2026-03-01T00:00:00Z'), to: new Date('2026-03-31T23:59:59.999Z') });
+    expect(() => evidencePeriod({ from: '2026-04-01', to: '2026-03-31' }, now)).toThrow(/from must not be after to/);
+    expect(() => evidencePeriod({ from: '2025-01-01', to: '2026-03-31' }, now)).toThrow(/at most 400 days/);
+  });
+});
