@@ -26,6 +26,9 @@ export default defineConfig(async () => {
     ],
     test: {
       include: ['test/worker/**/*.test.ts'],
+      // JSON results for `npm run evidence` (claim → test table in SECURITY.md).
+      reporters: ['default', 'json'],
+      outputFile: { json: 'test-results/worker.json' },
       globalSetup: ['test/worker/global-setup.ts'],
       testTimeout: 20_000,
     },

@@ -7,7 +7,7 @@
  */
 import { asc, desc, sql } from 'drizzle-orm';
 import { sha256Hex, uuidv7 } from '../lib/crypto/encoding';
-import type { Database, Queryable } from './db/client';
+import type { Queryable } from './db/client';
 import { adminAuditLog } from './db/schema';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -91,7 +91,7 @@ export interface ChainReport {
 }
 
 /** Walks the whole chain in order; reports every row that does not fit. */
-export async function verifyAuditChain(db: Database): Promise<ChainReport> {
+export async function verifyAuditChain(db: Queryable): Promise<ChainReport> {
   const problems: ChainReport['problems'] = [];
   let expectedSeq = 1;
   let prevHash = GENESIS_HASH;

@@ -23,6 +23,18 @@ export interface AdminEnv {
   // ── vars ──
   /** Seconds before the first webhook retry (doubling each time; default 2). */
   WEBHOOK_RETRY_BASE_SECONDS?: string;
+  /** Ed25519 private key signing evidence exports: base64 of PKCS #8 DER (README "Evidence export"). */
+  EVIDENCE_SIGNING_KEY?: string;
+  /** Cloudflare Access service token sent to Cerbos (README "Deploying"; decision 0020). */
+  CERBOS_ACCESS_CLIENT_ID?: string;
+  CERBOS_ACCESS_CLIENT_SECRET?: string;
+  // ── vars ──
+  /** The gateway's cache TTLs and body limit, mirrored for the evidence export (doctor checks they match). */
+  KEY_CACHE_TTL_SECONDS?: string;
+  POLICY_CACHE_TTL_SECONDS?: string;
+  MAX_BODY_BYTES?: string;
+  /** Months of gateway events kept; older monthly partitions are dropped daily. Unset: kept for ever. */
+  AUDIT_RETENTION_MONTHS?: string;
   /** Local development only: host:port of the WebSocket-to-TCP proxy in front of Postgres. */
   NEON_WS_PROXY?: string;
   /** Base URL of the Cerbos policy decision point. */

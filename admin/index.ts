@@ -11,6 +11,7 @@ import { API_ROUTES } from './api/routes';
 import { mount, openRoute } from './route-table';
 import { storeBatch } from './consumer';
 import { deliverBatch, WEBHOOK_QUEUE } from './webhooks';
+import { runScheduled } from './scheduled';
 import { buildOpenApi } from './openapi';
 import { oidcLoginRoutes } from './sso/oidc/routes';
 import { scimRoutes } from './scim/routes';
@@ -63,5 +64,8 @@ export default {
   async queue(batch: MessageBatch<unknown>, env: AdminEnv, ctx: ExecutionContext): Promise<void> {
     if (batch.queue === WEBHOOK_QUEUE) await deliverBatch(batch, env, ctx);
     else await storeBatch(batch, env, ctx);
+  },
+  async scheduled(controller: ScheduledController, env: AdminEnv, ctx: ExecutionContext): Promise<void> {
+    await runScheduled(controller, env, ctx);
   },
 } satisfies ExportedHandler<AdminEnv>;

@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import { CerbosClient, type Principal } from '../lib/authz/cerbos';
+import { CerbosClient, cerbosAccessHeaders, type Principal } from '../lib/authz/cerbos';
 import { closePool, openDatabase, type Database } from './db/client';
 import { GatewayError } from '../lib/errors';
 import type { ActionContext, RequestMeta } from './domain/change';
@@ -53,8 +53,15 @@ export function actionContext<V extends AdminVariables>(c: Context<{ Bindings: A
 /** One Cerbos client per isolate and URL; decisions cached for 5 s. */
 export function cerbosFor(env: AdminEnv): CerbosClient {
   if (!env.CERBOS_URL) throw unavailable('CERBOS_URL is not set');
-  if (cerbosCache?.url !== env.CERBOS_URL) {
-    cerbosCache = { url: env.CERBOS_URL, client: new CerbosClient({ baseUrl: env.CERBOS_URL, cacheTtlMs: 5_000 }) };
+  let headers: Record<string, string>;
+  try {
+    headers = cerbosAccessHeaders(env);
+  } catch (e) {
+    throw unavailable(e instanceof Error ? e.message : 'Cerbos access token misconfigured');
+  }
+  const key = `${env.CERBOS_URL}\n${headers['cf-access-client-id'] ?? ''}\n${headers['cf-access-client-secret'] ?? ''}`;
+  if (cerbosCache?.url !== key) {
+    cerbosCache = { url: key, client: new CerbosClient({ baseUrl: env.CERBOS_URL, cacheTtlMs: 5_000, headers }) };
   }
   return cerbosCache.client;
 }

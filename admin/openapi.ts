@@ -10,6 +10,7 @@ import { createOidcConnectionSchema } from './domain/sso-connections';
 import {
   auditLogQuerySchema,
   createApiTokenSchema,
+  evidenceQuerySchema,
   createKeySchema,
   createOrgSchema,
   createProviderKeySchema,
@@ -98,7 +99,11 @@ export function buildOpenApi() {
       '/api/v1/usage': { get: op('Requests, tokens and cost, grouped by model, key or day', { parameters: queryParams(usageQuerySchema) }) },
       '/api/v1/events': { get: op('Metadata events, newest first, with a cursor', { parameters: queryParams(eventsQuerySchema) }) },
       '/api/v1/audit-log': { get: op('The admin audit log, newest first, with a cursor', { parameters: queryParams(auditLogQuerySchema) }) },
-      '/api/v1/audit-log/verify': { get: op('Verify the admin audit log hash chain') },
+      '/api/v1/audit-log/verify': { get: op('Verify the admin audit log hash chain and compare it with the anchors kept in KV') },
+      '/api/v1/audit-log/anchor': { post: op('Anchor the admin audit chain head in KV now (the cron does it every 5 minutes)') },
+      '/api/v1/evidence': {
+        get: op('Signed evidence export of an organisation (application/x-tar): inventories, access review, audit log, policy version, configuration', { parameters: queryParams(evidenceQuerySchema) }),
+      },
       '/api/v1/api-tokens': {
         post: op('Create an admin API token; the plaintext token is in the response, this once', { requestBody: body(createApiTokenSchema) }, '201'),
         get: op('List admin API tokens (never a hash)', { parameters: queryParams(listQuerySchema) }),

@@ -165,6 +165,12 @@ export const rangeQuery = {
   to: isoDate.optional(),
 };
 
+export const evidenceQuerySchema = z.object({
+  org_id: uuidField('organisation'),
+  from: isoDate.optional(),
+  to: isoDate.optional(),
+});
+
 export const listQuerySchema = z.object({ org_id: uuidField('organisation').optional() });
 
 export const usageQuerySchema = z.object({

@@ -8,3 +8,20 @@ export function log(level: 'info' | 'warn' | 'error', msg: string, fields: Recor
   else if (level === 'warn') console.warn(line);
   else console.log(line);
 }
+
+/**
+ * The conditions an operator must hear about, as log lines with a stable `alert` field that Workers
+ * Logs / Logpush filters can route (README "Alerts"). The names are part of the interface: rename
+ * none, add new ones here.
+ */
+export type AlertName =
+  | 'audit_dlq_growth'
+  | 'audit_events_dropped'
+  | 'cerbos_unreachable'
+  | 'error_rate_spike'
+  | 'audit_anchor_mismatch'
+  | 'audit_anchor_failed';
+
+export function alert(name: AlertName, msg: string, fields: Record<string, unknown> = {}): void {
+  log('error', msg, { ...fields, alert: name });
+}

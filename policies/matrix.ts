@@ -60,6 +60,12 @@ export const ROLE_ACTION_MATRIX = {
   admin_audit: {
     list: ['platform_admin', 'org_admin', 'auditor'],
     verify: ['platform_admin'],
+    // Copy the chain head to KV now (the cron trigger does it every 5 minutes).
+    anchor: ['platform_admin'],
+  },
+  evidence: {
+    // The signed evidence export (inventories, access review, audit log, configuration) of an organisation.
+    export: ['platform_admin', 'org_admin', 'auditor'],
   },
   sso_connection: {
     list: ['platform_admin', 'org_admin', 'auditor'],

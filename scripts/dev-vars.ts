@@ -38,6 +38,8 @@ export interface LocalSecrets {
   INTERNAL_TOKEN_SIGNING_KEY: string;
   /** The gateway's JWK Set with the matching public key. */
   INTERNAL_TOKEN_PUBLIC_KEYS: string;
+  /** Ed25519 key signing evidence exports (base64 PKCS #8 DER). */
+  EVIDENCE_SIGNING_KEY: string;
   DEMO_VIRTUAL_KEY?: string;
 }
 
@@ -68,18 +70,25 @@ export function ensureLocalSecrets(file: string, env: NodeJS.ProcessEnv = proces
     SESSION_SIGNING_KEY: existing.SESSION_SIGNING_KEY || randomString(48),
     INTERNAL_TOKEN_SIGNING_KEY: pair.privateJwk,
     INTERNAL_TOKEN_PUBLIC_KEYS: pair.publicJwks,
+    EVIDENCE_SIGNING_KEY: existing.EVIDENCE_SIGNING_KEY || generateEvidenceKey(),
     ...(existing.DEMO_VIRTUAL_KEY ? { DEMO_VIRTUAL_KEY: existing.DEMO_VIRTUAL_KEY } : {}),
   };
   if (
     secrets.MASTER_KEY !== existing.MASTER_KEY ||
     secrets.ROUTERO_KEKS !== existing.ROUTERO_KEKS ||
     secrets.SESSION_SIGNING_KEY !== existing.SESSION_SIGNING_KEY ||
-    secrets.INTERNAL_TOKEN_SIGNING_KEY !== existing.INTERNAL_TOKEN_SIGNING_KEY
+    secrets.INTERNAL_TOKEN_SIGNING_KEY !== existing.INTERNAL_TOKEN_SIGNING_KEY ||
+    secrets.EVIDENCE_SIGNING_KEY !== existing.EVIDENCE_SIGNING_KEY
   ) {
     saveLocalSecrets(file, secrets);
   }
   if (env.MASTER_KEY) secrets.MASTER_KEY = env.MASTER_KEY;
   return secrets;
+}
+
+/** A new Ed25519 private key as base64 PKCS #8 DER (the EVIDENCE_SIGNING_KEY format). */
+export function generateEvidenceKey(): string {
+  return generateKeyPairSync('ed25519').privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
 }
 
 export function saveLocalSecrets(file: string, secrets: LocalSecrets): void {

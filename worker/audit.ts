@@ -16,7 +16,11 @@ import {
   type AuditEvent,
   type Usage,
 } from '../lib/audit/event';
-import { log } from '../lib/log';
+import { alert, log } from '../lib/log';
+import { ErrorRateMonitor } from '../lib/error-rate';
+
+/** The isolate's error-rate watch (alert error_rate_spike). */
+const errorRate = new ErrorRateMonitor();
 
 export class AuditRecorder {
   orgId: string | null = null;
@@ -110,6 +114,8 @@ export class AuditRecorder {
       route: cleanNullableAuditText(this.route),
       attempts: this.attempts,
     });
+    const spike = errorRate.record(event.status, Date.now());
+    if (spike) alert('error_rate_spike', 'gateway error rate spike in this isolate', { window_seconds: 60, requests: spike.total, errors_5xx: spike.errors, rate: Math.round(spike.rate * 100) / 100 });
     if (!this.queue) return;
     const flush = batcherFor(this.queue).add(event, { now: status === 499 });
     if (flush) this.waitUntil(flush);
@@ -290,7 +296,7 @@ export class AuditBatcher {
       return;
     }
     auditDelivery.dropped += 1;
-    log('error', 'audit event dropped: the queue refused it', {
+    alert('audit_events_dropped', 'audit event dropped: the queue refused it', {
       request_ids: batch.map((b) => b.request_id),
       attempts,
       reason,

@@ -1,5 +1,5 @@
 import type { AuditEvent } from '../lib/audit/event';
-import { CerbosClient } from '../lib/authz/cerbos';
+import { CerbosClient, cerbosAccessHeaders } from '../lib/authz/cerbos';
 import { loadKeyRing, type KeyRing } from '../lib/crypto/aes-gcm';
 import { GatewayError } from '../lib/errors';
 
@@ -21,6 +21,9 @@ export interface Env {
    * Without it the internal routes answer 503; inference is unaffected.
    */
   INTERNAL_TOKEN_PUBLIC_KEYS?: string;
+  /** Cloudflare Access service token for a Cerbos PDP behind Access (README "Deploying"; decision 0020). */
+  CERBOS_ACCESS_CLIENT_ID?: string;
+  CERBOS_ACCESS_CLIENT_SECRET?: string;
   // ── vars ──
   /** Base URL of the Cerbos policy decision point, e.g. http://127.0.0.1:3592. */
   CERBOS_URL?: string;
@@ -99,6 +102,8 @@ export function gatewayConfig(env: Env): Promise<GatewayConfig> {
   const source = JSON.stringify([
     env.ROUTERO_KEKS,
     env.CERBOS_URL,
+    env.CERBOS_ACCESS_CLIENT_ID,
+    env.CERBOS_ACCESS_CLIENT_SECRET,
     env.ALLOW_PRIVATE_UPSTREAMS,
     env.KEY_CACHE_TTL_SECONDS,
     env.POLICY_CACHE_TTL_SECONDS,
@@ -131,11 +136,18 @@ async function buildConfig(env: Env): Promise<GatewayConfig> {
   } catch (e) {
     throw unavailable(`ROUTERO_KEKS invalid: ${e instanceof Error ? e.message : 'unknown'}`);
   }
+  let headers: Record<string, string>;
+  try {
+    headers = cerbosAccessHeaders(env);
+  } catch {
+    throw unavailable('CERBOS_ACCESS_CLIENT_ID and CERBOS_ACCESS_CLIENT_SECRET must be set together');
+  }
   let cerbos: CerbosClient;
   try {
     cerbos = new CerbosClient({
       baseUrl: env.CERBOS_URL,
       cacheTtlMs: boundedInt(env.POLICY_CACHE_TTL_SECONDS, 10, 0, 60) * 1000,
+      headers,
     });
   } catch {
     throw unavailable('CERBOS_URL is not a valid http(s) URL');

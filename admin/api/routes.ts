@@ -1,10 +1,11 @@
 /** The management JSON API (/api/v1) as one route table: method, path, Cerbos decision, handler. */
 import type { AdminEnv } from '../env';
 import * as actions from '../actions';
-import { verifyAuditChain } from '../audit-log';
+import { anchorAuditHead, verifyAuditLog } from '../audit-anchor';
 import { planFilter } from '../auth/plan';
-import { authorize } from '../domain/change';
+import { authorize, change } from '../domain/change';
 import { deepHealth, testProviderKeyConnection } from '../domain/gateway-checks';
+import { evidenceArchive, evidencePeriod } from '../evidence';
 import { createApiToken, listApiTokens, revokeApiToken } from '../domain/api-tokens';
 import { addMember, changeMemberRole, listMembers, membershipsOf, publicUser, reactivateUser, removeMember, suspendUser } from '../domain/users';
 import { listDeliveries } from '../webhooks';
@@ -25,6 +26,7 @@ import {
   createOrgSchema,
   createProviderKeySchema,
   eventsQuerySchema,
+  evidenceQuerySchema,
   listQuerySchema,
   rotateKeySchema,
   usageQuerySchema,
@@ -126,7 +128,28 @@ export const API_ROUTES: AdminRoute<E>[] = [
   }),
   route('GET', '/audit-log/verify', 'admin_audit', 'verify', async (c) => {
     await authorize(actionContext(c), { kind: 'admin_audit' }, 'verify');
-    return c.json(await verifyAuditChain(c.var.db));
+    return c.json(await verifyAuditLog(c.var.db, c.env.ROUTERO_KV));
+  }),
+  route('POST', '/audit-log/anchor', 'admin_audit', 'anchor', async (c) => {
+    await authorize(actionContext(c), { kind: 'admin_audit' }, 'anchor');
+    const result = await anchorAuditHead(c.var.db, c.env.ROUTERO_KV);
+    return c.json({ anchor: result?.anchor ?? null, written: result?.written ?? false });
+  }),
+
+  route('GET', '/evidence', 'evidence', 'export', async (c) => {
+    const q = parseQuery(c, evidenceQuerySchema);
+    const period = evidencePeriod(q);
+    const ctx = actionContext(c);
+    const archive = await change(ctx, { action: 'evidence.export', cerbosAction: 'export', resource: { kind: 'evidence', orgId: q.org_id } }, async (tx) => ({
+      // In the transaction that writes the export's audit row: one consistent snapshot.
+      result: await evidenceArchive(tx, c.env, { orgId: q.org_id, ...period, requestedBy: ctx.principal.id }),
+    }));
+    return c.body(archive.bytes, 200, {
+      'content-type': 'application/x-tar',
+      'content-disposition': `attachment; filename="${archive.filename}"`,
+      'cache-control': 'no-store',
+      'x-routero-audit-head': archive.headSha256,
+    });
   }),
 
   route('POST', '/api-tokens', 'api_token', 'create', async (c) =>

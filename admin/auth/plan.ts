@@ -11,8 +11,9 @@
 import { and, not, or, sql, type SQL } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
+import { cerbosAccessHeaders } from '../../lib/authz/cerbos';
 import { GatewayError } from '../../lib/errors';
-import { log } from '../../lib/log';
+import { alert, log } from '../../lib/log';
 import type { ActionContext } from '../domain/change';
 import { denied, noteDecision } from '../domain/change';
 
@@ -100,13 +101,15 @@ export async function planFilter(ctx: ActionContext, kind: string, action: strin
   try {
     const res = await fetch(`${ctx.env.CERBOS_URL!.replace(/\/$/, '')}/api/plan/resources`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...cerbosAccessHeaders(ctx.env), 'content-type': 'application/json' },
+      redirect: 'manual',
       body: JSON.stringify({ requestId: ctx.meta.requestId, action, principal: { id: principal.id, roles: principal.roles, attr: principal.attr }, resource: { kind } }),
       signal: AbortSignal.timeout(2_000),
     });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     body = await res.json();
   } catch (e) {
+    alert('cerbos_unreachable', 'Cerbos could not be asked for a query plan: request refused', { reason: e instanceof Error ? e.message : String(e) });
     throw new GatewayError('unavailable', 'The policy service is unavailable; try again shortly.', { reason: `cerbos plan: ${e instanceof Error ? e.message : String(e)}` });
   }
   const parsed = planResponseSchema.safeParse(body);

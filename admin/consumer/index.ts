@@ -19,7 +19,7 @@ import { uuidv7 } from '../../lib/crypto/encoding';
 import { auditEventSchema, type AuditEvent } from '../../lib/audit/event';
 import { closePool, openDatabase, type Database } from '../db/client';
 import { auditEvents, auditQuarantine } from '../db/schema';
-import { log } from '../../lib/log';
+import { alert, log } from '../../lib/log';
 import type { AdminEnv } from '../env';
 import { priceEvent } from '../pricing';
 import { publishPrices, settleCosts } from '../limits';
@@ -110,6 +110,10 @@ function classify(msg: Message<unknown>, queue: string): Pending {
 }
 
 export async function storeBatch(batch: MessageBatch<unknown>, env: AdminEnv, ctx: ExecutionContext): Promise<void> {
+  // Anything on the dead-letter queue failed 10 deliveries: an operator must look (README "Alerts").
+  if (batch.queue === DEAD_LETTER_QUEUE && batch.messages.length > 0) {
+    alert('audit_dlq_growth', 'audit events reached the dead-letter queue', { messages: batch.messages.length, max_attempts: Math.max(...batch.messages.map((m) => m.attempts)) });
+  }
   const items = batch.messages.map((msg) => prepare(msg, batch.queue));
   const { db, pool } = openDatabase(env);
   try {
@@ -174,7 +178,7 @@ export async function storePending(db: Database, queue: string, items: Pending[]
 }
 
 async function insertEvents(db: Database, rows: AuditRow[]): Promise<void> {
-  await db.insert(auditEvents).values(rows).onConflictDoNothing({ target: auditEvents.id });
+  await db.insert(auditEvents).values(rows).onConflictDoNothing({ target: [auditEvents.started_at, auditEvents.id] });
 }
 
 /** One row: as built, else minimal, else quarantined. A failure that may pass is thrown. */

@@ -1,7 +1,7 @@
 /** Postgres schema (drizzle). Tables are described in migrations/README.md. */
 import { sql } from 'drizzle-orm';
 import type { Limits } from '../../lib/limits';
-import { bigint, boolean, check, index, integer, jsonb, numeric, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, boolean, check, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 export const orgs = pgTable('orgs', {
   id: uuid('id').primaryKey(),
@@ -142,10 +142,16 @@ export const virtualKeys = pgTable(
 );
 
 /** One row per data-plane request: metadata only, never content. */
+/**
+ * Gateway request metadata. Partitioned by month on started_at (migration 0012: native Postgres
+ * range partitioning, a DEFAULT partition for anything outside the monthly ones); the primary key
+ * therefore includes started_at. Monthly partitions are created ahead and dropped after
+ * AUDIT_RETENTION_MONTHS by the admin Worker's daily cron (admin/event-partitions.ts).
+ */
 export const auditEvents = pgTable(
   'audit_events',
   {
-    id: uuid('id').primaryKey(),
+    id: uuid('id').notNull(),
     request_id: text('request_id').notNull(),
     started_at: timestamp('started_at', { withTimezone: true }).notNull(),
     finished_at: timestamp('finished_at', { withTimezone: true }).notNull(),
@@ -173,6 +179,7 @@ export const auditEvents = pgTable(
     stored_at: timestamp('stored_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
+    primaryKey({ name: 'audit_events_pkey', columns: [t.started_at, t.id] }),
     index('audit_events_org_started_idx').on(t.org_id, t.started_at),
     index('audit_events_key_started_idx').on(t.key_id, t.started_at),
   ],

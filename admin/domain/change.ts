@@ -11,7 +11,7 @@
 import type { CerbosClient, Principal } from '../../lib/authz/cerbos';
 import { PolicyUnavailableError } from '../../lib/authz/cerbos';
 import { GatewayError } from '../../lib/errors';
-import { log } from '../../lib/log';
+import { alert, log } from '../../lib/log';
 import { appendAdminAction, type Outcome } from '../audit-log';
 import { auditActor } from '../auth/principal';
 import type { Database, DbTransaction, Queryable } from '../db/client';
@@ -89,6 +89,7 @@ export async function isAllowed(ctx: Pick<ActionContext, 'cerbos' | 'principal' 
     return await ctx.cerbos.isAllowed(ctx.principal, { kind: resource.kind, id: resource.id ?? '*', attr: resourceAttr(resource) }, action);
   } catch (e) {
     if (e instanceof PolicyUnavailableError) {
+      alert('cerbos_unreachable', 'Cerbos could not be asked: admin request refused (fail closed)', { reason: e.message });
       throw new GatewayError('unavailable', 'The policy service is unavailable; try again shortly.', { reason: e.message });
     }
     throw e;

@@ -48,6 +48,22 @@ export interface CerbosClientOptions {
   cacheMaxEntries?: number;
   timeoutMs?: number;
   fetcher?: typeof fetch;
+  /** Extra headers on every request: the Cloudflare Access service token (cerbosAccessHeaders). */
+  headers?: Record<string, string>;
+}
+
+/**
+ * The Cloudflare Access service-token headers for a Cerbos PDP behind Access (decision 0020):
+ * CERBOS_ACCESS_CLIENT_ID and CERBOS_ACCESS_CLIENT_SECRET, both Worker secrets. Neither set: no
+ * headers (a PDP on a private network, local development). Only one set is a configuration error,
+ * so a half-configured Worker fails closed instead of calling Cerbos unauthenticated.
+ */
+export function cerbosAccessHeaders(env: { CERBOS_ACCESS_CLIENT_ID?: string; CERBOS_ACCESS_CLIENT_SECRET?: string }): Record<string, string> {
+  const id = env.CERBOS_ACCESS_CLIENT_ID?.trim();
+  const secret = env.CERBOS_ACCESS_CLIENT_SECRET?.trim();
+  if (!id && !secret) return {};
+  if (!id || !secret) throw new Error('CERBOS_ACCESS_CLIENT_ID and CERBOS_ACCESS_CLIENT_SECRET must be set together');
+  return { 'cf-access-client-id': id, 'cf-access-client-secret': secret };
 }
 
 
@@ -57,6 +73,7 @@ export class CerbosClient {
   private readonly timeoutMs: number;
   private readonly fetcher: typeof fetch;
   private readonly cache: BoundedLru<boolean>;
+  private readonly headers: Record<string, string>;
 
   constructor(opts: CerbosClientOptions) {
     const url = new URL(opts.baseUrl);
@@ -65,6 +82,7 @@ export class CerbosClient {
     this.ttl = opts.cacheTtlMs ?? 10_000;
     this.timeoutMs = opts.timeoutMs ?? 2_000;
     this.fetcher = opts.fetcher ?? ((input, init) => fetch(input, init));
+    this.headers = { ...opts.headers, 'content-type': 'application/json' };
     this.cache = new BoundedLru<boolean>({ maxEntries: opts.cacheMaxEntries ?? 2_000, ttlMs: this.ttl });
   }
 
@@ -101,8 +119,10 @@ export class CerbosClient {
     try {
       res = await this.fetcher(`${this.baseUrl}/api/check/resources`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: this.headers,
         body: JSON.stringify(body),
+        // Access answers a bad or missing token with a redirect to its login page: never follow it.
+        redirect: 'manual',
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (e) {

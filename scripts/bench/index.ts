@@ -14,6 +14,7 @@ import { gzipSync } from 'node:zlib';
 import { freePort, ROOT, WRANGLER_BIN } from '../paths';
 import { startStack } from '../stack';
 import { renderReport, type BenchResult } from './report';
+import { otherSections } from './sections';
 import { measureStreamCpu } from './stream-cpu';
 import { PATHS, startTargets, type PathName, type Target, type Targets } from './targets';
 
@@ -259,7 +260,7 @@ async function insertCapacity(databaseUrl: string | undefined, label: string) {
         values.push(v instanceof Date ? v.toISOString() : v);
         return `$${bi * cols.length + ci + 1}`;
       }).join(',')})`);
-      await client.query(`insert into audit_events (${cols.map((c) => `"${String(c)}"`).join(',')}) values ${tuples.join(',')} on conflict (id) do nothing`, values);
+      await client.query(`insert into audit_events (${cols.map((c) => `"${String(c)}"`).join(',')}) values ${tuples.join(',')} on conflict (started_at, id) do nothing`, values);
     }
     const seconds = (performance.now() - t0) / 1000;
     return { database: label, events: n, events_per_s: n / seconds };
@@ -419,7 +420,9 @@ async function main() {
   if (!quick) {
     fs.mkdirSync(path.join(ROOT, 'docs', 'bench'), { recursive: true });
     fs.writeFileSync(path.join(ROOT, 'docs', 'bench', 'latency.svg'), svg);
-    fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), markdown);
+    // Keep the sections other benchmarks own (npm run bench:events).
+    const previous = fs.existsSync(path.join(ROOT, 'BENCHMARKS.md')) ? fs.readFileSync(path.join(ROOT, 'BENCHMARKS.md'), 'utf8') : '';
+    fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), markdown.trimEnd() + '\n' + otherSections(previous));
     console.log('\nWrote BENCHMARKS.md, docs/bench/latency.svg and bench-output/latest.json');
   } else {
     fs.writeFileSync(path.join(OUT, 'latency.svg'), svg);

@@ -8,6 +8,7 @@ import OpenAI from 'openai';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startE2E, type E2E } from './stack-fixture';
+import { claim } from '../support/claims';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const XSS_NAME = '<img src=x onerror=alert(1)>';
@@ -75,7 +76,7 @@ describe('admin UI in Chromium: the whole flow', () => {
     expect(await page.locator('td', { hasText: orgName }).count()).toBe(1);
   });
 
-  it('adds a provider key without ever showing it, and keeps the form (not the secret) on a bad input', async () => {
+  it(claim('provider-keys-encrypted', 'adds a provider key without ever showing it, and keeps the form (not the secret) on a bad input'), async () => {
     await page.goto(ui('/provider-keys'));
     await page.selectOption('#pk-org', { label: orgName });
     await page.fill('#pk-name', 'fake openai');
@@ -96,7 +97,7 @@ describe('admin UI in Chromium: the whole flow', () => {
     expect(html).not.toContain(PROVIDER_SECRET.slice(0, -4));
   });
 
-  it('creates a virtual key, shows it once in a copy box, and names the field of a bad input', async () => {
+  it(claim('virtual-keys-hashed', 'creates a virtual key, shows it once in a copy box, and names the field of a bad input'), async () => {
     await page.goto(ui('/keys/new'));
     await page.selectOption('#k-org', { label: orgName });
     await page.fill('#k-name', XSS_NAME);
@@ -146,7 +147,7 @@ describe('admin UI in Chromium: the whole flow', () => {
     expect(await page.textContent('[data-testid=events-table]')).toContain(keyId);
   });
 
-  it('revokes the key after confirmation, and the gateway refuses it', async () => {
+  it(claim('scoped-keys', 'revokes the key after confirmation, and the gateway refuses it'), async () => {
     await page.goto(ui('/keys'));
     await page.click(`tr[data-key-id="${keyId}"] a:has-text("Revoke")`);
     expect(await page.textContent('main')).toContain('cannot be undone');
@@ -164,7 +165,7 @@ describe('admin UI in Chromium: the whole flow', () => {
     }, 10_000, 200);
   });
 
-  it('shows every step in the admin audit log, and the chain verifies', async () => {
+  it(claim('admin-audit-log', 'shows every step in the admin audit log, and the chain verifies'), async () => {
     await page.goto(ui('/audit'));
     const table = (await page.textContent('[data-testid=audit-table]'))!;
     for (const action of ['login', 'org.create', 'provider_key.create', 'virtual_key.create', 'virtual_key.revoke']) expect(table).toContain(action);
@@ -254,7 +255,7 @@ describe('admin UI security over HTTP', () => {
     expect(JSON.stringify(log.json)).not.toContain('wrong-key-attempt');
   });
 
-  it('detects a modified and a deleted audit row', async () => {
+  it(claim('admin-audit-log', 'detects a modified and a deleted audit row'), async () => {
     expect((await e2e.admin('GET', '/audit-log/verify')).json.ok).toBe(true);
     // An attacker with table-owner rights can switch the append-only trigger off; the chain still tells.
     await expect(e2e.query("update admin_audit_log set action = 'tampered' where seq = 2")).rejects.toThrow(/append-only/);

@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startE2E, type E2E } from './stack-fixture';
+import { claim } from '../support/claims';
 
 let e2e: E2E;
 let key: string;
@@ -37,7 +38,7 @@ async function chat(model: string): Promise<{ status: number; requestId: string 
 }
 
 describe('Cerbos flapping', () => {
-  it('answers every request with 200 or 503 and stores exactly one event with that status', async () => {
+  it(claim('policy-every-action', 'answers every request with 200 or 503 and stores exactly one event with that status'), async () => {
     const results: Array<{ status: number; requestId: string }> = [];
     let flapping = true;
     const flapper = (async () => {

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_USAGE } from '../support/fake-providers';
 import { openaiSchemaErrors } from '../support/openai-spec';
 import { eventually, filesUnder, startE2E, type E2E, type Json } from './stack-fixture';
+import { claim } from '../support/claims';
 
 const CANARY_PROMPT = `CANARY-PROMPT-${crypto.randomUUID()}`;
 const CANARY_OPENAI_KEY = `sk-canary-openai-${crypto.randomUUID()}`;
@@ -220,7 +221,7 @@ describe('audit store', () => {
 });
 
 describe('key lifecycle and policy', () => {
-  it('refuses a revoked key within the cache TTL', async () => {
+  it(claim('scoped-keys', 'refuses a revoked key within the cache TTL'), async () => {
     const k = await createKey({ models: ['mock/*'] });
     const client = openaiClient(k.key);
     await client.chat.completions.create({ model: 'mock/echo', messages: [{ role: 'user', content: 'hi' }] });
@@ -238,7 +239,7 @@ describe('key lifecycle and policy', () => {
     expect(Date.now() - revokedAt).toBeLessThanOrEqual((e2e.keyCacheTtlSeconds + 1) * 1000);
   });
 
-  it('refuses an expired key', async () => {
+  it(claim('scoped-keys', 'refuses an expired key'), async () => {
     const k = await createKey({ models: ['mock/*'], expires_at: new Date(Date.now() + 2500).toISOString() });
     const client = openaiClient(k.key);
     await client.chat.completions.create({ model: 'mock/echo', messages: [{ role: 'user', content: 'hi' }] });
@@ -247,19 +248,19 @@ describe('key lifecycle and policy', () => {
     expect((await e2e.admin('GET', `/keys/${k.id}`)).json.status).toBe('expired');
   });
 
-  it('refuses a key used from outside its CIDR allowlist', async () => {
+  it(claim('key-cidr', 'refuses a key used from outside its CIDR allowlist'), async () => {
     const outside = await createKey({ models: ['mock/*'], cidrs: ['10.0.0.0/8', '2001:db8::/32'] });
     await expect(openaiClient(outside.key).chat.completions.create({ model: 'mock/echo', messages: [{ role: 'user', content: 'x' }] })).rejects.toBeInstanceOf(OpenAI.PermissionDeniedError);
     const inside = await createKey({ models: ['mock/*'], cidrs: ['127.0.0.0/8'] });
     await openaiClient(inside.key).chat.completions.create({ model: 'mock/echo', messages: [{ role: 'user', content: 'x' }] });
   });
 
-  it('refuses an out-of-scope model', async () => {
+  it(claim('scoped-keys', 'refuses an out-of-scope model'), async () => {
     const k = await createKey({ models: ['mock/*'] });
     await expect(openaiClient(k.key).chat.completions.create({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] })).rejects.toBeInstanceOf(OpenAI.PermissionDeniedError);
   });
 
-  it('answers 503 while Cerbos is stopped, and recovers', async () => {
+  it(claim('policy-every-action', 'answers 503 while Cerbos is stopped, and recovers'), async () => {
     const k = await createKey({ models: ['mock/*'] });
     await e2e.stack.cerbos.stop();
     try {
@@ -301,7 +302,7 @@ describe('key lifecycle and policy', () => {
 });
 
 describe('admin API hygiene', () => {
-  it('never returns a provider key, a virtual-key hash or an echoed secret', async () => {
+  it(claim(['provider-keys-encrypted', 'virtual-keys-hashed'], 'never returns a provider key, a virtual-key hash or an echoed secret'), async () => {
     const pks = await e2e.admin('GET', `/provider-keys?org_id=${orgId}`);
     expect(JSON.stringify(pks.json)).not.toContain(CANARY_OPENAI_KEY.slice(0, -4));
     expect(pks.json.data[0].last4).toHaveLength(4);
@@ -379,7 +380,7 @@ describe('no content and no provider key anywhere (canaries)', () => {
     expect(JSON.stringify(e2e.openai.received)).toContain(CANARY_OPENAI_KEY);
   });
 
-  it('appear nowhere in Postgres', async () => {
+  it(claim('metadata-only', 'appear nowhere in Postgres'), async () => {
     const tables = await e2e.query<{ table_name: string }>("select table_name from information_schema.tables where table_schema = 'public'");
     expect(tables.length).toBeGreaterThanOrEqual(4);
     for (const { table_name } of tables) {
@@ -390,7 +391,7 @@ describe('no content and no provider key anywhere (canaries)', () => {
     }
   });
 
-  it('appear nowhere in KV, queue state or any local Worker storage', () => {
+  it(claim('metadata-only', 'appear nowhere in KV, queue state or any local Worker storage'), () => {
     const files = filesUnder(e2e.persistDir);
     expect(files.length).toBeGreaterThan(0);
     for (const { file, bytes } of files) {
@@ -400,7 +401,7 @@ describe('no content and no provider key anywhere (canaries)', () => {
     }
   });
 
-  it('appear nowhere in the captured logs of every process', () => {
+  it(claim('metadata-only', 'appear nowhere in the captured logs of every process'), () => {
     const text = e2e.logs.join('\n');
     expect(text.length).toBeGreaterThan(0);
     for (const canary of [CANARY_PROMPT, CANARY_OPENAI_KEY, CANARY_ANTHROPIC_KEY, key]) expect(text).not.toContain(canary);

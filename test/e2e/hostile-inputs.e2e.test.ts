@@ -210,6 +210,7 @@ const ADMIN_ROUTES: Array<{ method: string; path: (id: string) => string; body?:
   { method: 'GET', path: () => '/usage', query: true },
   { method: 'GET', path: () => '/events', query: true },
   { method: 'GET', path: () => '/audit-log', query: true },
+  { method: 'GET', path: () => '/evidence', query: true },
 ];
 
 const adminBody = fc.oneof(

@@ -6,6 +6,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startE2E, type E2E, type Json } from './stack-fixture';
+import { claim } from '../support/claims';
 
 let e2e: E2E;
 let orgA: string;
@@ -47,7 +48,7 @@ async function as(role: string, method: string, p: string, body?: unknown): Prom
 }
 
 describe('role matrix through the API', () => {
-  it('a developer cannot see another organisation’s key: the same 404 as a missing key', async () => {
+  it(claim('policy-every-action', 'a developer cannot see another organisation’s key: the same 404 as a missing key'), async () => {
     const other = await as('developer', 'GET', `/keys/${otherOrgKey}`);
     const missing = await as('developer', 'GET', '/keys/aaaaaaaaaaaaaaaa');
     expect(other.status).toBe(404);
@@ -106,7 +107,7 @@ describe('role matrix through the API', () => {
 });
 
 describe('transactions', () => {
-  it('a change whose audit row cannot be written does not happen', async () => {
+  it(claim('admin-audit-log', 'a change whose audit row cannot be written does not happen'), async () => {
     await e2e.query(`create or replace function routero_test_fail_audit() returns trigger as $$ begin
       if new.action = 'org.create' and new.outcome = 'allowed' then raise exception 'injected audit failure'; end if; return new; end; $$ language plpgsql`);
     await e2e.query('create trigger routero_test_fail_audit before insert on admin_audit_log for each row execute function routero_test_fail_audit()');
@@ -121,7 +122,7 @@ describe('transactions', () => {
 });
 
 describe('suspension', () => {
-  it('revokes every key the user owns at the gateway within the key cache TTL, and ends their session', async () => {
+  it(claim('scoped-keys', 'revokes every key the user owns at the gateway within the key cache TTL, and ends their session'), async () => {
     const dev = (await e2e.query<{ id: string }>("select id from users where email = 'developer@example.com'"))[0]!.id;
     const created = await as('developer', 'POST', '/keys', { org_id: orgA, name: 'to-suspend', models: ['mock/*'] });
     const client = new OpenAI({ baseURL: `${e2e.stack.gatewayUrl}/v1`, apiKey: created.json.key, maxRetries: 0 });

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestIdp, type TestIdp } from '../support/oidc-idp';
 import { launchChromium, signInThroughSso } from '../support/chromium';
 import { startE2E, type E2E, type Json } from './stack-fixture';
+import { claim } from '../support/claims';
 
 let e2e: E2E;
 let idp: TestIdp;
@@ -96,7 +97,7 @@ describe('SSO connections over the API', () => {
 });
 
 describe('signing in with SSO in Chromium', () => {
-  it('signs in a person who used MFA: lands in the UI as them, with the role their group maps to', async () => {
+  it(claim('sso-mfa', 'signs in a person who used MFA: lands in the UI as them, with the role their group maps to'), async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
     await signInThroughSso(page, e2e.stack.adminUrl, 'alice@acme.test', idp.issuer, 'alice');
@@ -123,7 +124,7 @@ describe('signing in with SSO in Chromium', () => {
     await context.close();
   });
 
-  it('refuses a person who signed in without MFA: a clear page and a denied audit row with the reason', async () => {
+  it(claim('sso-mfa', 'refuses a person who signed in without MFA: a clear page and a denied audit row with the reason'), async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
     await signInThroughSso(page, e2e.stack.adminUrl, 'paul@acme.test', idp.issuer, 'paul');

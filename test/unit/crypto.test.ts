@@ -3,11 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { generateKek, KeyRingError, loadKeyRing, openSecret, sealSecret } from '../../lib/crypto/aes-gcm';
 import { timingSafeEqualText, uuidv7 } from '../../lib/crypto/encoding';
 import { newVirtualKey, parseVirtualKey } from '../../lib/crypto/virtual-key';
+import { claim } from '../support/claims';
 
 const binding = { recordId: 'pk-1', orgId: 'org-1', provider: 'openai' };
 
 describe('virtual key format', () => {
-  it('has a scannable prefix, a public id and a secret of at least 128 bits', () => {
+  it(claim('virtual-keys-hashed', 'has a scannable prefix, a public id and a secret of at least 128 bits'), () => {
     const { id, secret, key } = newVirtualKey();
     expect(key).toMatch(/^rto_[a-z2-7]{16}_[A-Za-z0-9]{43}$/);
     expect(key).toBe(`rto_${id}_${secret}`);
@@ -29,7 +30,7 @@ describe('virtual key format', () => {
     expect(keys.size).toBe(200);
   });
 
-  it('verifies with bcrypt only against its own secret', async () => {
+  it(claim('virtual-keys-hashed', 'verifies with bcrypt only against its own secret'), async () => {
     const a = newVirtualKey();
     const b = newVirtualKey();
     const hash = await bcrypt.hash(a.secret, 4);
@@ -46,7 +47,7 @@ describe('AES-256-GCM provider-key envelope', () => {
     expect(await openSecret(ring, binding, sealed)).toBe('sk-live-secret-123');
   });
 
-  it('refuses a ciphertext moved to another record (AAD binding)', async () => {
+  it(claim('provider-keys-encrypted', 'refuses a ciphertext moved to another record (AAD binding)'), async () => {
     const ring = await loadKeyRing(`1:${generateKek()}`);
     const sealed = await sealSecret(ring, binding, 'sk-live-secret-123');
     for (const other of [{ ...binding, recordId: 'pk-2' }, { ...binding, orgId: 'org-2' }, { ...binding, provider: 'anthropic' }]) {
@@ -54,7 +55,7 @@ describe('AES-256-GCM provider-key envelope', () => {
     }
   });
 
-  it('detects tampering with the ciphertext or IV', async () => {
+  it(claim('provider-keys-encrypted', 'detects tampering with the ciphertext or IV'), async () => {
     const ring = await loadKeyRing(`1:${generateKek()}`);
     const sealed = await sealSecret(ring, binding, 'sk-live-secret-123');
     const flip = (b64: string) => {

@@ -11,6 +11,7 @@ import { identityFromClaims } from '../../admin/sso/oidc/identity';
 import { mfaEvidence } from '../../admin/sso/oidc/mfa';
 import { LoginRefused, type RefusalReason } from '../../admin/sso/refusal';
 import { ACR_VALUES, startTestIdp, type TestIdp } from '../support/oidc-idp';
+import { claim } from '../support/claims';
 
 const REDIRECT_URI = 'http://127.0.0.1:9/sso/oidc/callback';
 const LOCAL: RpOptions = { allowPrivate: true };
@@ -75,7 +76,7 @@ describe('OIDC relying party against oidc-provider', () => {
     expect(q.toString()).not.toContain(secret);
   });
 
-  it('signs in a person who used MFA, with the role their group maps to', async () => {
+  it(claim('sso-mfa', 'signs in a person who used MFA, with the role their group maps to'), async () => {
     const { claims } = await login('alice');
     const identity = identityFromClaims(connection, await claims());
     expect(identity).toEqual({ subject: 'sub-alice', email: 'alice@acme.test', displayName: 'Alice Admin', role: 'org_admin', mfa: true });
@@ -86,7 +87,7 @@ describe('OIDC relying party against oidc-provider', () => {
     expect(identityFromClaims(connection, await claims())).toMatchObject({ email: 'dave@acme.test', role: 'developer', mfa: true });
   });
 
-  it('refuses a person who signed in with a password only, and lets them in when MFA is not required', async () => {
+  it(claim('sso-mfa', 'refuses a person who signed in with a password only, and lets them in when MFA is not required'), async () => {
     const { claims } = await login('paul');
     const verified = await claims();
     expect(verified.amr).toEqual(['pwd']);

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { BCRYPT_COST } from '../../admin/actions';
 import { DUMMY_SECRET_HASH, VIRTUAL_KEY_BCRYPT_COST } from '../../lib/crypto/virtual-key';
 import { redactSecret, safeUpstreamRequestId } from '../../worker/redact';
+import { claim } from '../support/claims';
 
 const KEY = 'sk-ant-api03-Zq8Lw2Xc7Vb4Nm1Ks9Dj3Fh6Gt5Ry0Ue';
 
@@ -19,7 +20,7 @@ describe('redactSecret', () => {
     }
   });
 
-  it('redacts the key whole, partly, encoded, spaced out and masked', () => {
+  it(claim('provider-keys-encrypted', 'redacts the key whole, partly, encoded, spaced out and masked'), () => {
     const forms = [
       KEY, KEY.toLowerCase(), KEY.slice(13, 25), `${KEY.slice(0, 14)}...${KEY.slice(-4)}`, `${KEY.slice(0, 7)}****${KEY.slice(-4)}`,
       btoa(KEY), btoa(KEY.slice(14, 30)), btoa(KEY).replace(/\+/g, '-').replace(/\//g, '_'),

@@ -12,6 +12,7 @@ import { SCIM_ROUTES } from '../../admin/scim/routes';
 import { createAdminApp } from '../../admin/index';
 import type { AdminRoute } from '../../admin/route-table';
 import type { Env } from 'hono';
+import { claim } from '../support/claims';
 
 type Declared = Pick<AdminRoute<Env>, 'method' | 'path' | 'decision'>;
 
@@ -30,7 +31,7 @@ const registered = (prefix: string) =>
 const full = (prefix: string, p: string) => `${prefix}${p === '/' ? '' : p}`;
 
 describe('admin route table', () => {
-  it('gives every API route a decision that exists in the matrix', () => {
+  it(claim('policy-every-action', 'gives every API route a decision that exists in the matrix'), () => {
     for (const r of API_ROUTES) {
       expect('kind' in r.decision, `${r.method} ${r.path}`).toBe(true);
       expectDecisionInMatrix(r, 'API');
@@ -82,7 +83,7 @@ describe('admin route table', () => {
     }
   });
 
-  it('mounts every /api/v1, /ui and /sso route through the guard that checks the declared decision', () => {
+  it(claim('policy-every-action', 'mounts every /api/v1, /ui and /sso route through the guard that checks the declared decision'), () => {
     // hono wraps a sub-app's handler when the sub-app has its own onError and keeps the original
     // under this key (hono/utils/constants COMPOSED_HANDLER); `mount` registers `authorizedRoute`.
     const unwrap = (h: unknown): unknown => (typeof h === 'function' && '__COMPOSED_HANDLER' in h ? unwrap((h as { __COMPOSED_HANDLER: unknown }).__COMPOSED_HANDLER) : h);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bcryptCounter } from '../../worker/middleware/key-auth';
 import { harness, seedKey } from './harness';
+import { claim } from '../support/claims';
 
 const chat = { model: 'mock/echo', messages: [{ role: 'user', content: 'hi' }] };
 
@@ -52,7 +53,7 @@ describe('virtual-key authentication', () => {
     expect(bcryptCounter.calls - before).toBe(1);
   });
 
-  it('refuses a key used from outside its CIDR allowlist with 403, IPv4 and IPv6', async () => {
+  it(claim('key-cidr', 'refuses a key used from outside its CIDR allowlist with 403, IPv4 and IPv6'), async () => {
     const h = harness();
     const { key } = await seedKey({ cidrs: ['203.0.113.0/24', '2001:db8::/32'] });
     expect((await h.call('/v1/chat/completions', { json: chat, key, ip: '203.0.113.9' })).res.status).toBe(200);
@@ -63,7 +64,7 @@ describe('virtual-key authentication', () => {
     expect((await h.call('/v1/chat/completions', { json: chat, key })).res.status).toBe(403);
   });
 
-  it('refuses a model outside the key scope with 403', async () => {
+  it(claim('scoped-keys', 'refuses a model outside the key scope with 403'), async () => {
     const h = harness();
     const { key } = await seedKey({ models: ['mock/gpt-*'] });
     expect((await h.call('/v1/chat/completions', { json: { ...chat, model: 'mock/gpt-4o-mini' }, key })).res.status).toBe(200);

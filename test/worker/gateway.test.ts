@@ -2,6 +2,7 @@ import { inject, describe, expect, it } from 'vitest';
 import { env } from 'cloudflare:test';
 import { kvKeys } from '../../lib/kv/records';
 import { harness, ORG, seedKey, seedProviderKey } from './harness';
+import { claim } from '../support/claims';
 
 const chat = (model: string, extra: Record<string, unknown> = {}) => ({
   model,
@@ -81,7 +82,7 @@ describe('deny by default', () => {
     expect((await h.call('/healthz')).res.status).toBe(503);
   });
 
-  it('503 when Cerbos cannot be reached — never allow', async () => {
+  it(claim('policy-every-action', '503 when Cerbos cannot be reached — never allow'), async () => {
     const h = harness({ CERBOS_URL: 'http://127.0.0.1:9' });
     const { key } = await seedKey();
     const { res, json } = await h.call('/v1/chat/completions', { json: chat('mock/echo'), key });
@@ -89,7 +90,7 @@ describe('deny by default', () => {
     expect(json).toMatchObject({ error: { type: 'api_error' } });
   });
 
-  it('403 when Cerbos denies (a key with an empty organisation id)', async () => {
+  it(claim('policy-every-action', '403 when Cerbos denies (a key with an empty organisation id)'), async () => {
     const h = harness();
     const { key } = await seedKey({ org_id: '' });
     expect((await h.call('/v1/chat/completions', { json: chat('mock/echo'), key })).res.status).toBe(403);
@@ -227,7 +228,7 @@ describe('metadata events', () => {
     expect(h.events[0]).toMatchObject({ status: 499, error_type: 'client_aborted', stream: true, input_tokens: 41 });
   });
 
-  it('sends exactly one event per request, with no content, for successes and failures alike', async () => {
+  it(claim('metadata-only', 'sends exactly one event per request, with no content, for successes and failures alike'), async () => {
     const h = harness();
     const { key } = await seedKey({ models: ['mock/echo'] });
     await h.call('/v1/chat/completions', { json: chat('mock/echo'), key });

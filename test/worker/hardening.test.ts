@@ -9,6 +9,7 @@ import type { Env } from '../../worker/env';
 import { createGateway } from '../../worker/index';
 import { bcryptCounter } from '../../worker/middleware/key-auth';
 import { harness, ORG, seedKey, seedProviderKey } from './harness';
+import { claim } from '../support/claims';
 
 const PROVIDER_KEY = 'sk-proj-Q7vX2mN9pL4kR8tY1wE6zA3sD5fG0hJ2kL9xC4vB7nM1';
 const OTHER_ORG = '5b0c4f51-0000-4000-8000-0000000000b2';
@@ -37,7 +38,7 @@ const LEAK_FORMS = [
 ];
 
 describe('provider key fragments never reach the client (finding 7)', () => {
-  it('redacts every echoed form of the key from upstream error bodies, both wire formats', async () => {
+  it(claim('provider-keys-encrypted', 'redacts every echoed form of the key from upstream error bodies, both wire formats'), async () => {
     const h = harness();
     const { key } = await seedKey();
     await seedProviderKey('openai', PROVIDER_KEY, `${inject('hostileUpstreamUrl')}/v1`);
@@ -134,7 +135,7 @@ describe('client headers upstream (finding 8)', () => {
 });
 
 describe('key existence oracle (finding 9)', () => {
-  it('runs one bcrypt comparison for an unknown id as for a wrong secret, then remembers the failure', async () => {
+  it(claim('virtual-keys-hashed', 'runs one bcrypt comparison for an unknown id as for a wrong secret, then remembers the failure'), async () => {
     const h = harness();
     const { key } = await seedKey();
     const unknownId = `rto_${'a'.repeat(16)}_${'B'.repeat(43)}`;
@@ -209,7 +210,7 @@ describe('CF-Connecting-IP is trusted only behind Cloudflare (finding 11)', () =
     return res;
   }
 
-  it('a production Worker with no request.cf refuses to serve (503); with it, it serves', async () => {
+  it(claim('key-cidr', 'a production Worker with no request.cf refuses to serve (503); with it, it serves'), async () => {
     const { key } = await seedKey({ cidrs: ['203.0.113.0/24'] });
     expect((await send({ ROUTERO_ENV: 'production' }, false, key)).status).toBe(503);
     expect((await send({ ROUTERO_ENV: undefined }, false, key)).status).toBe(503);

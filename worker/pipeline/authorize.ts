@@ -6,6 +6,7 @@
  */
 import { PolicyUnavailableError } from '../../lib/authz/cerbos';
 import { GatewayError } from '../../lib/errors';
+import { alert } from '../../lib/log';
 import type { VirtualKeyRecord } from '../../lib/kv/records';
 import type { Endpoint } from '../formats/types';
 import type { GatewayConfig } from '../env';
@@ -30,6 +31,7 @@ async function allowed(config: GatewayConfig, key: VirtualKeyRecord, endpoint: E
     );
   } catch (e) {
     if (e instanceof PolicyUnavailableError) {
+      alert('cerbos_unreachable', 'Cerbos could not be asked: request refused (fail closed)', { reason: e.message });
       throw new GatewayError('unavailable', 'The policy service is unavailable; try again shortly.', { reason: e.message });
     }
     throw e;

@@ -3,7 +3,7 @@
  * names where they resolve; the hash-chain check is offered to those who may run it.
  */
 import * as actions from '../../actions';
-import { verifyAuditChain } from '../../audit-log';
+import { verifyAuditLog } from '../../audit-anchor';
 import { planFilter } from '../../auth/plan';
 import { actionContext } from '../../middleware';
 import { auditLogPage, auditVisibility } from '../../queries';
@@ -28,7 +28,7 @@ async function auditPage(c: UiContext) {
   const parsed = parse(auditLogQuerySchema, nonEmptyQuery(c, ['verify']));
   const q = parsed.ok ? parsed.value : auditLogQuerySchema.parse({});
   const allowed = await planFilter(actionContext(c), 'admin_audit', 'list', auditVisibility);
-  const chain = c.req.query('verify') ? await actions.authorize(actionContext(c), { kind: 'admin_audit' }, 'verify').then(() => verifyAuditChain(c.var.db)) : null;
+  const chain = c.req.query('verify') ? await actions.authorize(actionContext(c), { kind: 'admin_audit' }, 'verify').then(() => verifyAuditLog(c.var.db, c.env.ROUTERO_KV)) : null;
   const mayVerify = chain ? true : await can(c, { kind: 'admin_audit' }, 'verify');
   const page = await auditLogPage(c.var.db, q, allowed);
   const names = await auditTargetNames(c.var.db, page.data);
@@ -42,7 +42,7 @@ async function auditPage(c: UiContext) {
     <Layout title="Admin audit log" page={c.var.page}>
       {parsed.ok ? null : <ErrorBox message={parsed.message} />}
       {chain ? (
-        chain.ok ? <div class="notice">{`Chain verified: ${chain.rows} rows, no gaps, every hash matches.`}</div> : <div class="error">{`Chain broken: ${chain.problems.map((p) => `#${p.seq} ${p.problem}`).join('; ')}`}</div>
+        chain.ok ? <div class="notice">{`Chain verified: ${chain.rows} rows, no gaps, every hash matches; ${chain.anchors.checked} anchors outside Postgres match${chain.anchors.latest ? ` (latest: row ${chain.anchors.latest.seq} at ${chain.anchors.latest.anchored_at})` : ' (none taken yet)'}.`}</div> : <div class="error">{`Chain broken: ${chain.problems.map((p) => `#${p.seq} ${p.problem}`).join('; ')}`}</div>
       ) : mayVerify ? (
         <p><a class="button secondary" href="/ui/audit?verify=1">Verify the hash chain</a></p>
       ) : null}

@@ -4,13 +4,14 @@ import * as actions from '../../actions';
 import { actionContext } from '../../middleware';
 import { route, type AdminRoute } from '../../route-table';
 import { createOrgSchema } from '../../schemas';
-import { can } from '../can';
+import { can, withAnswers } from '../can';
 import { formOf, parse, problem, statusOf, type FormValues } from '../forms';
 import { Csrf, ErrorBox, fmtTime, Layout } from '../layout';
 import type { UiContext, UiEnv } from '../session-middleware';
 
 async function orgsPage(c: UiContext, error: string | null = null, values: FormValues = {}, status: ContentfulStatusCode = 200) {
   const [rows, mayCreate] = await Promise.all([actions.listOrgs(actionContext(c)), can(c, { kind: 'org' }, 'create')]);
+  const withEvidence = await withAnswers(rows, (o) => can(c, { kind: 'evidence', orgId: o.id }, 'export'));
   return c.html(
     <Layout title="Organisations" page={c.var.page}>
       {mayCreate ? (
@@ -28,8 +29,15 @@ async function orgsPage(c: UiContext, error: string | null = null, values: FormV
         <ErrorBox message={error} />
       )}
       <table data-testid="orgs-table">
-        <thead><tr><th>name</th><th>id</th><th>created</th></tr></thead>
-        <tbody>{rows.map((o) => <tr><td>{o.name}</td><td><code>{o.id}</code></td><td>{fmtTime(o.created_at)}</td></tr>)}</tbody>
+        <thead><tr><th>name</th><th>id</th><th>created</th><th>evidence</th></tr></thead>
+        <tbody>
+          {withEvidence.map(({ item: o, may }) => (
+            <tr>
+              <td>{o.name}</td><td><code>{o.id}</code></td><td>{fmtTime(o.created_at)}</td>
+              <td>{may ? <a class="button secondary" href={`/api/v1/evidence?org_id=${o.id}`} download title="Signed export for a security review: inventories, access review, the last 90 days of the admin audit log">Export evidence</a> : '—'}</td>
+            </tr>
+          ))}
+        </tbody>
       </table>
     </Layout>,
     status,
