@@ -62,6 +62,34 @@ export const CLAIMS = [
     limits: 'MFA evidence is what the IdP asserts (amr/acr); Routero cannot check how the IdP verified it.',
   },
   {
+    id: 'saml-sso',
+    title: 'People can sign in with SAML 2.0 (Okta, Entra ID); only signed assertions are accepted and MFA can be enforced.',
+    mechanism:
+      'The admin Worker is a SAML service provider (@node-saml/node-saml plus its own checks): a Response must answer an AuthnRequest this browser started (InResponseTo, single use), carry exactly one assertion signed with RSA-SHA256 or stronger by the configured IdP certificate, name our audience, recipient and destination, be within its validity window (60 s skew) and not be a replay (assertion ids kept until they expire). Everything read comes from the signed bytes, so signature-wrapping payloads change nothing. With require_mfa, the AuthnContextClassRef must be one of the connection\u2019s MFA contexts; refusals are audited.',
+    limits: 'MFA evidence is what the IdP asserts. IdP-initiated login, single logout and encrypted assertions are not supported.',
+  },
+  {
+    id: 'scim-deprovisioning',
+    title: 'Deprovisioning through SCIM ends a person\u2019s access at once: sessions, API tokens and every key they own.',
+    mechanism:
+      'SCIM 2.0 (RFC 7643/7644) with per-organisation bearer tokens (SHA-256 at rest). active:false or DELETE suspends the person (kept for the audit trail), ends every session, revokes their API tokens and virtual keys in Postgres in one transaction with its audit rows (actor scim:<token id>), then writes the revocations to KV and to the limit counters before answering.',
+    limits: 'A virtual key without limits that an isolate verified in the last KEY_CACHE_TTL_SECONDS keeps working until that cache entry expires (measured: about 30 s with the default), plus KV propagation across Cloudflare locations; a key with limits is refused on its next request.',
+  },
+  {
+    id: 'signed-service-tokens',
+    title: 'The admin Worker calls the gateway with short-lived signed service tokens, never a shared secret.',
+    mechanism:
+      'Internal calls (Test connection, deep health) go through a service binding with an ES256 token (jose) naming issuer, audience, subject service:admin, the route, a jti and an expiry of at most 60 s. The gateway holds only the public keys, refuses forged, expired, wrong-audience, misrouted or replayed tokens with 401, and asks Cerbos about the service principal like any other.',
+    limits: 'The one-use jti check is per isolate: within its 60 s life a token could be replayed to another isolate, to repeat the same test or health check.',
+  },
+  {
+    id: 'spend-limits',
+    title: 'Rate, token, concurrency and spend limits hold under concurrency and fail closed.',
+    mechanism:
+      'Limits on keys, users and organisations are counted in Durable Objects (one per limited subject, SQLite-backed): each request reserves before the upstream call and settles with the real usage (released on error or abort). Parallel requests cannot race past a limit. When a counter cannot be reached, a limited key is refused with 503.',
+    limits: 'Spend can exceed a budget by at most the requests in flight beyond their reservation (measured: one request in 50 parallel requests). Keys without limits are not counted.',
+  },
+  {
     id: 'policy-every-action',
     title: 'Every request and every admin action is a policy decision (deny by default).',
     mechanism:

@@ -13,6 +13,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_USAGE } from '../support/fake-providers';
 import { eventually, startE2E, type E2E, type Json } from './stack-fixture';
+import { claim } from '../support/claims';
 
 let e2e: E2E;
 let orgId: string;
@@ -143,7 +144,7 @@ describe('rate limits', () => {
     expect((err as InstanceType<typeof Anthropic.RateLimitError>).error).toMatchObject({ type: 'error', error: { type: 'rate_limit_error' } });
   });
 
-  it('50 parallel requests against an RPM of 20: exactly 20 pass (overspend 0)', async () => {
+  it(claim('spend-limits', '50 parallel requests against an RPM of 20: exactly 20 pass (overspend 0)'), async () => {
     const { key } = await createKey({ rpm: 20 });
     const statuses = await Promise.all(Array.from({ length: 50 }, () => chat(key).then(async (r) => (await drain(r), r.status))));
     const ok = statuses.filter((s) => s === 200).length;
@@ -231,7 +232,7 @@ describe('budgets', () => {
     return { key, id, budget };
   }
 
-  it('50 parallel non-streamed requests at a budget edge overspend at most one request', async () => {
+  it(claim('spend-limits', '50 parallel non-streamed requests at a budget edge overspend at most one request'), async () => {
     const { key } = await budgetEdge(false, 10);
     // The burst may have stopped a request or two early (reservations hold estimates): what room
     // is left is used, then the budget refuses.
@@ -249,7 +250,7 @@ describe('budgets', () => {
     expect(Number(refused.headers.get('retry-after'))).toBeCloseTo((tomorrow.getTime() - Date.now()) / 1000, -2);
   });
 
-  it('50 parallel streamed requests at a budget edge overspend at most one request', async () => {
+  it(claim('spend-limits', '50 parallel streamed requests at a budget edge overspend at most one request'), async () => {
     await budgetEdge(true, 10);
   });
 });

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSamlIdp, type SamlTamper, type TestSamlIdp } from '../support/saml-idp';
 import { launchChromium, signInThroughSso } from '../support/chromium';
 import { startE2E, type E2E, type Json } from './stack-fixture';
+import { claim } from '../support/claims';
 
 let e2e: E2E;
 let idp: TestSamlIdp;
@@ -104,7 +105,7 @@ describe('signing in with SAML in Chromium', () => {
     browser = await launchChromium();
   });
 
-  it('signs in a person who used MFA: lands in the UI as them, with the role their group maps to', async () => {
+  it(claim('saml-sso', 'signs in a person who used MFA: lands in the UI as them, with the role their group maps to'), async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
     await signInThroughSso(page, e2e.stack.adminUrl, 'sara@saml.test', new URL(idp.ssoUrl).origin, 'sara');
@@ -125,7 +126,7 @@ describe('signing in with SAML in Chromium', () => {
     await context.close();
   });
 
-  it('refuses a person whose IdP login showed no MFA context: a clear page and a denied audit row', async () => {
+  it(claim('saml-sso', 'refuses a person whose IdP login showed no MFA context: a clear page and a denied audit row'), async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
     await signInThroughSso(page, e2e.stack.adminUrl, 'pete@saml.test', new URL(idp.ssoUrl).origin, 'pete');
@@ -200,7 +201,7 @@ describe('refusals at the ACS (HTTP), each audited', () => {
     expect(await res.text()).toContain(`url=/sso/saml/${connection.id}/start`);
   });
 
-  it('refuses an assertion whose ID was already used, even in a new Response to a new request (replay cache)', async () => {
+  it(claim('saml-sso', 'refuses an assertion whose ID was already used, even in a new Response to a new request (replay cache)'), async () => {
     const assertionId = `_replay${crypto.randomUUID().replace(/-/g, '')}`;
     expect(await (await startLogin('sara', { assertionId })).post()).toMatchObject({ status: 200, session: true });
     expect(await (await startLogin('sara', { assertionId })).post()).toMatchObject({ status: 400, reason: 'replayed', session: false });
@@ -217,7 +218,7 @@ describe('refusals at the ACS (HTTP), each audited', () => {
     ['wrapping', 'an XML signature wrapping payload (unsigned assertion wrapped around the signed one)'],
   ];
   for (const [tamper, what] of hostile) {
-    it(`refuses ${what}`, async () => {
+    it(claim('saml-sso', `refuses ${what}`), async () => {
       const before = await e2e.query(`select count(*)::int as n from admin_sessions`);
       const login = await startLogin('mallory', { tamper });
       expect(await login.post()).toMatchObject({ status: 400, reason: 'token_invalid', session: false });

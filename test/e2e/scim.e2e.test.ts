@@ -14,6 +14,7 @@ import OpenAI from 'openai';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startE2E, type E2E, type Json } from './stack-fixture';
+import { claim } from '../support/claims';
 
 const KEY_CACHE_TTL_SECONDS = 30;
 const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures', 'scim');
@@ -184,7 +185,7 @@ describe('SCIM tokens', () => {
 });
 
 describe('Okta sequence', () => {
-  it('create → update → group membership and roles → deactivate (keys, tokens, session dead) → reactivate', async () => {
+  it(claim('scim-deprovisioning', 'create → update → group membership and roles → deactivate (keys, tokens, session dead) → reactivate'), async () => {
     const userName = `alice@okta-${run}.test`;
     const password = `Okta-Pa55-${run}`;
     let cookie = '';
@@ -274,7 +275,7 @@ describe('Okta sequence', () => {
 });
 
 describe('Entra ID sequence', () => {
-  it('probes → create → PATCH with Entra quirks → group by object id → disable ("False") → delete', async () => {
+  it(claim('scim-deprovisioning', 'probes → create → PATCH with Entra quirks → group by object id → disable ("False") → delete'), async () => {
     const userName = `bob@entra-${run}.test`;
     const newEmail = `robert@entra-${run}.test`;
     const vars: Record<string, string> = { userName, newEmail, run, probeGuid: crypto.randomUUID(), groupObjectId: '6f1c2e0a-1b2c-4d3e-9f00-000000000001' };

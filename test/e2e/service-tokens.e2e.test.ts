@@ -13,6 +13,7 @@ import { INTERNAL_GATEWAY_HOST, loadSigningKey, signServiceToken } from '../../l
 import { readDotenv } from '../../scripts/dev-vars';
 import { BAD_PROVIDER_KEY_PREFIX } from '../support/fake-providers';
 import { eventually, startE2E, type E2E, type Json } from './stack-fixture';
+import { claim } from '../support/claims';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const GOOD_SECRET = `sk-svc-good-${crypto.randomUUID()}`;
@@ -106,7 +107,7 @@ describe('the gateway refuses internal calls that are not the admin Worker’s',
     expect(pub.status).toBe(404);
   });
 
-  it('refuses forged, expired, wrong-audience and missing tokens with 401', async () => {
+  it(claim('signed-service-tokens', 'refuses forged, expired, wrong-audience and missing tokens with 401'), async () => {
     const signing = await stackSigningKey();
     const now = Math.floor(Date.now() / 1000);
     const make = (claims: { aud?: string; iat?: number; exp?: number }, key: CryptoKey = signing.key) =>

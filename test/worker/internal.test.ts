@@ -11,6 +11,7 @@ import { generateServiceKeyPair, INTERNAL_GATEWAY_HOST, loadSigningKey, signServ
 import type { Env } from '../../worker/env';
 import { createGateway } from '../../worker/index';
 import { harness, seedProviderKey } from './harness';
+import { claim } from '../support/claims';
 
 const T0 = Date.parse('2026-06-01T12:00:00Z');
 const TEST_ROUTE = 'POST /internal/provider-keys/test';
@@ -74,7 +75,7 @@ describe('internal service tokens', () => {
     expect(replay.res.status).toBe(401);
   });
 
-  it('refuses forged, expired, wrong-audience, wrong-issuer, over-long, misrouted and malformed tokens with one 401', async () => {
+  it(claim('signed-service-tokens', 'refuses forged, expired, wrong-audience, wrong-issuer, over-long, misrouted and malformed tokens with one 401'), async () => {
     const s = await setup();
     const other = await generateServiceKeyPair('k1'); // same kid, another key: a forgery
     const otherKey = (await loadSigningKey(other.privateJwk)).key;
@@ -127,7 +128,7 @@ describe('internal service tokens', () => {
 });
 
 describe('authorization of the service principal', () => {
-  it('answers 503, never open, when Cerbos cannot be asked', async () => {
+  it(claim('signed-service-tokens', 'answers 503, never open, when Cerbos cannot be asked'), async () => {
     const s = await setup({ CERBOS_URL: 'http://127.0.0.1:9' });
     const r = await s.call('/healthz/deep', { token: await s.token('GET /healthz/deep') });
     expect(r.res.status).toBe(503);

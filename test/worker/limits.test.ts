@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { periodEnd, periodStart, type LimitCounterRpc, type Limits } from '../../lib/limits';
 import type { Env } from '../../worker/env';
 import { harness, seedKey } from './harness';
+import { claim } from '../support/claims';
 
 const ns = () => (env as unknown as Env).LIMITS!;
 const counter = (name: string) => ns().get(ns().idFromName(`${name}:${crypto.randomUUID()}`)) as unknown as LimitCounterRpc;
@@ -104,7 +105,7 @@ describe('gateway with limits', () => {
     },
   };
 
-  it('fails closed (503 in the caller’s format) when a limited key’s counter is unreachable', async () => {
+  it(claim('spend-limits', 'fails closed (503 in the caller’s format) when a limited key’s counter is unreachable'), async () => {
     const h = harness({ LIMITS: broken });
     const { key, record } = await seedKey({ limits: [{ kind: 'key', id: 'k1', limits: { rpm: 10 } }] });
     const openai = await h.call('/v1/chat/completions', { json: chat, key });
