@@ -14,6 +14,7 @@
  *   is blocked (promptFeedback);  thinking → a thought part and thoughtsTokenCount;  cut-… → the
  *   stream ends before its finishReason;  anything else → a text answer.
  */
+import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FakeProvider, ReceivedRequest } from './fake-providers';
@@ -110,7 +111,7 @@ export async function startFakeGemini(opts: FakeGeminiOptions = {}): Promise<Fak
         send(res, 403, geminiErrorBody(403, "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API."));
         return;
       }
-      if (key !== apiKey) {
+      if (typeof key !== 'string' || key.length !== apiKey.length || !timingSafeEqual(Buffer.from(key), Buffer.from(apiKey))) {
         send(res, 400, geminiErrorBody(400, 'API key not valid. Please pass a valid API key.', [
           { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID', domain: 'googleapis.com', metadata: { service: 'generativelanguage.googleapis.com' } },
         ]));

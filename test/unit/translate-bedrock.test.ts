@@ -218,7 +218,7 @@ describe('ConverseStream through the AWS event-stream decoder', () => {
   it('stops at a message whose CRC does not match, with a framing exception', () => {
     const good = encodeEvent('messageStart', { role: 'assistant' });
     const bad = encodeEvent('contentBlockDelta', { delta: { text: 'x' } });
-    bad[bad.length - 8] ^= 0xff; // a payload byte: the message CRC no longer matches
+    bad[bad.length - 8] = bad[bad.length - 8]! ^ 0xff; // a payload byte: the message CRC no longer matches
     const d = awsEventStreamDecoder();
     const events = d.push(new Uint8Array([...good, ...bad, ...good]));
     expect(events.map((e) => e.event)).toEqual(['messageStart', FRAMING_ERROR_EVENT]);
@@ -231,5 +231,32 @@ describe('ConverseStream through the AWS event-stream decoder', () => {
   it('refuses an absurd message length without waiting for 4 GiB', () => {
     const d = awsEventStreamDecoder();
     expect(d.push(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]))).toEqual([{ event: FRAMING_ERROR_EVENT, data: { message: 'The upstream stream could not be decoded.' } }]);
+  });
+});
+
+import { bedrockEmbeddingsRequests, bedrockEmbeddingsResponse } from '../../worker/translate/openai-bedrock/embeddings';
+
+describe('embeddings through InvokeModel', () => {
+  it('embeds each input with Titan (one signed invoke per input), summing the token counts', async () => {
+    const c = ctx('amazon.titan-embed-text-v2:0');
+    const body = { model: 'bedrock/amazon.titan-embed-text-v2:0', input: ['a fox', 'a dog'], dimensions: 4 };
+    const bodies = bedrockEmbeddingsRequests(body, c);
+    expect(bodies).toEqual([{ inputText: 'a fox', dimensions: 4 }, { inputText: 'a dog', dimensions: 4 }]);
+    const answers: Record<string, unknown>[] = [];
+    for (const b of bodies) {
+      const res = await send('amazon.titan-embed-text-v2:0', b, 'invoke');
+      expect(res.status).toBe(200);
+      answers.push((await res.json()) as Record<string, unknown>);
+    }
+    const out = bedrockEmbeddingsResponse(answers, body, c) as { data: Array<{ embedding: number[] }>; usage: { prompt_tokens: number } };
+    expect(out.data.map((d) => d.embedding.length)).toEqual([4, 4]);
+    expect(out.usage.prompt_tokens).toBe(10);
+  });
+
+  it('batches Cohere inputs by 96 and refuses models it cannot embed with', () => {
+    const many = Array.from({ length: 100 }, (_, i) => `t${i}`);
+    const bodies = bedrockEmbeddingsRequests({ model: 'x', input: many }, ctx('cohere.embed-english-v3'));
+    expect(bodies.map((b) => (b.texts as string[]).length)).toEqual([96, 4]);
+    expect(() => bedrockEmbeddingsRequests({ model: 'x', input: 'a' }, ctx('anthropic.claude-v2'))).toThrow(expect.objectContaining({ param: 'model' }));
   });
 });

@@ -172,3 +172,30 @@ describe('openai-gemini against the fake Gemini API', () => {
     expect(s.events.some((e) => (e.choices as Array<{ finish_reason: string | null }>)[0]?.finish_reason === 'content_filter')).toBe(true);
   });
 });
+
+import { geminiEmbeddingsRequest, geminiEmbeddingsResponse } from '../../worker/translate/openai-gemini/embeddings';
+
+describe('embeddings through batchEmbedContents', () => {
+  it('embeds several inputs in one call, in order, with the dimensions asked', async () => {
+    const c = ctx('gemini-embedding-001');
+    const body = { model: 'gemini/gemini-embedding-001', input: ['a fox', 'a dog'], dimensions: 4 };
+    const req = buildGeminiCall({ baseUrl: `${fake.url}/v1beta`, model: 'gemini-embedding-001', apiKey: FAKE_GEMINI_KEY, body: geminiEmbeddingsRequest(body, c), action: 'batchEmbedContents' });
+    const res = await fetch(req.url, { method: 'POST', headers: req.headers, body: req.body });
+    expect(res.status).toBe(200);
+    const out = geminiEmbeddingsResponse((await res.json()) as Record<string, unknown>, body, c) as { data: Array<{ index: number; embedding: number[] }>; model: string };
+    expect(out.model).toBe('gemini/gemini-embedding-001');
+    expect(out.data.map((d) => d.index)).toEqual([0, 1]);
+    expect(out.data.every((d) => d.embedding.length === 4)).toBe(true);
+    expect(out.data[0]!.embedding).not.toEqual(out.data[1]!.embedding);
+  });
+
+  it('answers base64 as little-endian float32, as OpenAI does', () => {
+    const out = geminiEmbeddingsResponse({ embeddings: [{ values: [0.5, -1] }] }, { encoding_format: 'base64' }, ctx('m')) as { data: Array<{ embedding: string }> };
+    const bytes = Uint8Array.from(atob(out.data[0]!.embedding), (ch) => ch.charCodeAt(0));
+    expect(Array.from(new Float32Array(bytes.buffer))).toEqual([0.5, -1]);
+  });
+
+  it('refuses token-id input by name', () => {
+    expect(() => geminiEmbeddingsRequest({ model: 'm', input: [[1, 2, 3]] }, ctx('m'))).toThrow(expect.objectContaining({ param: 'input', status: 400 }));
+  });
+});
