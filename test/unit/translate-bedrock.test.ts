@@ -260,3 +260,20 @@ describe('embeddings through InvokeModel', () => {
     expect(() => bedrockEmbeddingsRequests({ model: 'x', input: 'a' }, ctx('anthropic.claude-v2'))).toThrow(expect.objectContaining({ param: 'model' }));
   });
 });
+
+describe('the fake Bedrock checks what it receives', () => {
+  it('refuses turns that do not alternate, tool blocks without toolConfig, and unknown fields — signed correctly', async () => {
+    const alternate = await send('m', { messages: [{ role: 'user', content: [{ text: 'a' }] }, { role: 'user', content: [{ text: 'b' }] }] }, 'converse');
+    expect([alternate.status, bedrockErrorType(alternate.headers)]).toEqual([400, 'ValidationException']);
+    const tools = await send('m', { messages: [{ role: 'user', content: [{ toolResult: { toolUseId: 't', content: [{ text: 'x' }] } }] }] }, 'converse');
+    expect(((await tools.json()) as { message: string }).message).toContain('toolConfig');
+    const unknown = await send('m', { messages: [{ role: 'user', content: [{ text: 'a' }] }], temperature: 1 }, 'converse');
+    expect(unknown.status).toBe(400);
+  });
+
+  it('merges an empty assistant message away so the turns still alternate', async () => {
+    const r = await call('m', { model: 'x', messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: '' }, { role: 'user', content: 'b' }] });
+    expect(r.status).toBe(200);
+    expect(fake.received.at(-1)!.body.messages).toEqual([{ role: 'user', content: [{ text: 'a' }, { text: 'b' }] }]);
+  });
+});

@@ -199,3 +199,22 @@ describe('embeddings through batchEmbedContents', () => {
     expect(() => geminiEmbeddingsRequest({ model: 'm', input: [[1, 2, 3]] }, ctx('m'))).toThrow(expect.objectContaining({ param: 'input', status: 400 }));
   });
 });
+
+describe('the fake Gemini checks what it receives', () => {
+  const post = (body: unknown) =>
+    fetch(`${fake.url}/v1beta/models/gemini-2.5-flash:generateContent`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-goog-api-key': FAKE_GEMINI_KEY }, body: JSON.stringify(body) });
+  it('refuses fields Gemini does not know, roles it does not know, and unmatched function responses', async () => {
+    const unknown = await post({ contents: [{ role: 'user', parts: [{ text: 'x' }] }], temperature: 1 });
+    expect(unknown.status).toBe(400);
+    expect(((await unknown.json()) as { error: { message: string } }).error.message).toContain('Unknown name "temperature"');
+    const role = await post({ contents: [{ role: 'assistant', parts: [{ text: 'x' }] }] });
+    expect(role.status).toBe(400);
+    const orphan = await post({ contents: [{ role: 'user', parts: [{ functionResponse: { name: 'f', response: {} } }] }] });
+    expect(orphan.status).toBe(400);
+  });
+
+  it('an empty assistant message is left out rather than sent as an empty turn', () => {
+    const out = openaiGemini.request({ model: 'x', messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: '' }, { role: 'user', content: 'b' }] }, ctx('m'));
+    expect(out.contents).toEqual([{ role: 'user', parts: [{ text: 'a' }] }, { role: 'user', parts: [{ text: 'b' }] }]);
+  });
+});

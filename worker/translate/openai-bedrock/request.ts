@@ -126,7 +126,8 @@ function conversation(req: ChatRequest): { system: Block[]; messages: Message[];
           hasToolBlocks = true;
           content.push({ toolUse: { toolUseId: c.id, name: c.function.name, input: toolArguments(c.function.arguments, `${param}.tool_calls[${j}].function.arguments`) } });
         }
-        if (content.length === 0) throw new GatewayError('invalid_request', `Invalid request: '${param}' has neither content nor tool_calls.`, { param });
+        // An empty assistant turn says nothing; the upstream refuses a turn without content.
+        if (content.length === 0) break;
         add('assistant', content);
         break;
       }

@@ -117,7 +117,8 @@ function contents(req: ChatRequest): { system: string[]; contents: Content[] } {
           if (signature) part.thoughtSignature = signature;
           parts.push(part);
         }
-        if (parts.length === 0) throw new GatewayError('invalid_request', `Invalid request: '${param}' has neither content nor tool_calls.`, { param });
+        // An empty assistant turn says nothing; the upstream refuses a turn without parts.
+        if (parts.length === 0) break;
         out.push({ role: 'model', parts });
         break;
       }
