@@ -10,6 +10,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { GatewayError } from '../../lib/errors';
 import type { TranslateContext, Translation, WireEvent } from '../../worker/translate/types';
+import { openaiSchemaErrors } from './openai-spec';
 
 export const GOLDEN_CTX: TranslateContext = { clientModel: 'provider/model-x', upstreamModel: 'model-x', requestId: 'req-0001', now: 1_764_300_000 };
 
@@ -70,6 +71,15 @@ export function goldenCases(pairing: string, translation: Translation): void {
       }
       expect(f.expected, 'fixture has no expected output: run with UPDATE_GOLDEN=1 and review').toBeDefined();
       expect(actual).toEqual(f.expected);
+      // The OpenAI side of every case is checked against OpenAI's published schema as well.
+      if (f.direction === 'request') expect(openaiSchemaErrors('CreateChatCompletionRequest', f.input)).toEqual([]);
+      if (f.direction === 'response') expect(openaiSchemaErrors('CreateChatCompletionResponse', actual)).toEqual([]);
+      if (f.direction === 'error') expect(openaiSchemaErrors('ErrorResponse', actual)).toEqual([]);
+      if (f.direction === 'stream') {
+        for (const e of (actual as { events: WireEvent[] }).events) {
+          expect(openaiSchemaErrors('data' in e && 'error' in e.data ? 'ErrorResponse' : 'CreateChatCompletionStreamResponse', e.data)).toEqual([]);
+        }
+      }
     });
   }
 }
