@@ -277,3 +277,19 @@ describe('the fake Bedrock checks what it receives', () => {
     expect(fake.received.at(-1)!.body.messages).toEqual([{ role: 'user', content: [{ text: 'a' }, { text: 'b' }] }]);
   });
 });
+
+import { BEDROCK_BASE_URL_TEMPLATE, bedrockBuildRequest } from '../../worker/providers/bedrock';
+
+describe('the adapter entry point the pipeline calls', () => {
+  it('moves model from the body into the URL, signs, and picks converse-stream for a stream', async () => {
+    const body = { ...openaiBedrock.request(hi, ctx('m')), model: 'amazon.nova-pro-v1:0' };
+    const req = await bedrockBuildRequest({ body, stream: true, apiKey: secretOf(FAKE_AWS), baseUrl: fake.url });
+    expect(req.url).toBe(`${fake.url}/model/amazon.nova-pro-v1%3A0/converse-stream`);
+    expect(JSON.parse(req.body)).not.toHaveProperty('model');
+    const res = await fetch(req.url, { method: 'POST', headers: req.headers, body: req.body });
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    const regional = await bedrockBuildRequest({ body, stream: false, apiKey: secretOf({ ...FAKE_AWS, region: 'eu-central-1' }), baseUrl: BEDROCK_BASE_URL_TEMPLATE });
+    expect(regional.url).toBe('https://bedrock-runtime.eu-central-1.amazonaws.com/model/amazon.nova-pro-v1%3A0/converse');
+  });
+});

@@ -218,3 +218,18 @@ describe('the fake Gemini checks what it receives', () => {
     expect(out.contents).toEqual([{ role: 'user', parts: [{ text: 'a' }] }, { role: 'user', parts: [{ text: 'b' }] }]);
   });
 });
+
+import { geminiBuildRequest } from '../../worker/providers/gemini';
+
+describe('the adapter entry point the pipeline calls', () => {
+  it('moves model from the body into the URL and picks the action from stream', async () => {
+    const body = { ...openaiGemini.request({ model: 'x', messages: [{ role: 'user', content: 'Hi' }] }, ctx('m')), model: 'gemini-2.5-flash' };
+    const req = geminiBuildRequest({ body, stream: true, apiKey: FAKE_GEMINI_KEY, baseUrl: `${fake.url}/v1beta` });
+    expect(req.url).toBe(`${fake.url}/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse`);
+    expect(JSON.parse(req.body)).not.toHaveProperty('model');
+    const res = await fetch(req.url, { method: 'POST', headers: req.headers, body: req.body });
+    expect(res.status).toBe(200);
+    await res.text();
+    expect(geminiBuildRequest({ body, stream: false, apiKey: 'k', baseUrl: null }).url).toBe('https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent');
+  });
+});

@@ -22,8 +22,14 @@ export type BedrockAction = 'converse' | 'converse-stream' | 'invoke';
 /** SigV4 service name of Bedrock Runtime. */
 const SERVICE = 'bedrock';
 
+/**
+ * The regional endpoint. A catalog entry can name it as this template; `{region}` is filled from
+ * the credentials (a static default URL cannot know the region).
+ */
+export const BEDROCK_BASE_URL_TEMPLATE = 'https://bedrock-runtime.{region}.amazonaws.com';
+
 export function bedrockDefaultBaseUrl(region: string): string {
-  return `https://bedrock-runtime.${region}.amazonaws.com`;
+  return BEDROCK_BASE_URL_TEMPLATE.replace('{region}', region);
 }
 
 /**
@@ -53,7 +59,8 @@ export interface BedrockCallArgs {
 
 export async function buildBedrockCall({ baseUrl, model, secret, body, action, datetime }: BedrockCallArgs): Promise<UpstreamCall> {
   const creds = parseBedrockCredentials(secret);
-  const url = bedrockUrl(baseUrl ?? bedrockDefaultBaseUrl(creds.region), model, action);
+  const base = baseUrl === null || baseUrl === BEDROCK_BASE_URL_TEMPLATE ? bedrockDefaultBaseUrl(creds.region) : baseUrl;
+  const url = bedrockUrl(base, model, action);
   const text = JSON.stringify(body);
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (action === 'converse-stream') headers.accept = 'application/vnd.amazon.eventstream';
@@ -83,4 +90,28 @@ export function bedrockErrorType(headers: Headers): string | null {
   if (!raw) return null;
   const name = raw.split(':')[0]!.trim();
   return /^[A-Za-z]{1,64}$/.test(name) ? name : null;
+}
+
+/** What the pipeline's adapter receives (worker/providers/types.ts BuildRequestArgs, the parts used here). */
+export interface BedrockAdapterArgs {
+  /** The translated body with `model` set to the upstream model id (moved into the URL here). */
+  body: Record<string, unknown>;
+  stream: boolean;
+  /** The decrypted provider-key secret: the JSON credentials. */
+  apiKey: string | null;
+  /** The provider key's base URL, `BEDROCK_BASE_URL_TEMPLATE` or null: the regional endpoint. */
+  baseUrl: string | null;
+  /** Embeddings: `invoke`; otherwise chosen by `stream`. */
+  action?: BedrockAction;
+}
+
+/**
+ * The adapter's `buildRequest` (async: the signature is computed over the final body). Converse
+ * refuses unknown body fields, so `model` is taken out of the body and put in the URL.
+ */
+export function bedrockBuildRequest({ body, stream, apiKey, baseUrl, action }: BedrockAdapterArgs): Promise<UpstreamCall> {
+  const { model, ...rest } = body;
+  if (typeof model !== 'string') throw new GatewayError('internal', 'The server had an error while processing your request.', { reason: 'bedrock buildRequest: body.model missing' });
+  if (!apiKey) throw new GatewayError('unavailable', 'The provider key for this model cannot be used right now.', { reason: 'bedrock: no credentials' });
+  return buildBedrockCall({ baseUrl, model, secret: apiKey, body: rest, action: action ?? (stream ? 'converse-stream' : 'converse') });
 }

@@ -45,3 +45,25 @@ export function buildGeminiCall({ baseUrl, model, apiKey, body, action }: Gemini
   const headers = new Headers({ 'content-type': 'application/json', 'x-goog-api-key': apiKey });
   return { url: geminiUrl(baseUrl, model, action), headers, body: JSON.stringify(body) };
 }
+
+/** What the pipeline's adapter receives (worker/providers/types.ts BuildRequestArgs, the parts used here). */
+export interface GeminiAdapterArgs {
+  /** The translated body with `model` set to the upstream model name (moved into the URL here). */
+  body: Record<string, unknown>;
+  stream: boolean;
+  apiKey: string | null;
+  baseUrl: string | null;
+  /** Embeddings: `batchEmbedContents`; otherwise chosen by `stream`. */
+  action?: GeminiAction;
+}
+
+/**
+ * The adapter's `buildRequest`: Gemini names the model in the URL and refuses a `model` field in
+ * the body ("Unknown name"), so it is taken out here.
+ */
+export function geminiBuildRequest({ body, stream, apiKey, baseUrl, action }: GeminiAdapterArgs): UpstreamCall {
+  const { model, ...rest } = body;
+  if (typeof model !== 'string') throw new GatewayError('internal', 'The server had an error while processing your request.', { reason: 'gemini buildRequest: body.model missing' });
+  if (!apiKey) throw new GatewayError('unavailable', 'The provider key for this model cannot be used right now.', { reason: 'gemini: no API key' });
+  return buildGeminiCall({ baseUrl: baseUrl ?? GEMINI_DEFAULT_BASE_URL, model, apiKey, body: rest, action: action ?? (stream ? 'streamGenerateContent' : 'generateContent') });
+}
