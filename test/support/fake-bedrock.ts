@@ -278,3 +278,8 @@ export async function startFakeBedrock(opts: FakeBedrockOptions = {}): Promise<F
     });
   });
 }
+
+/** The provider-key secret an admin would store for these credentials (docs/decisions/0018). */
+export function fakeBedrockSecret(creds: FakeAwsCredentials = FAKE_AWS): string {
+  return JSON.stringify({ access_key_id: creds.accessKeyId, secret_access_key: creds.secretAccessKey, region: creds.region, ...(creds.sessionToken ? { session_token: creds.sessionToken } : {}) });
+}

@@ -19,13 +19,12 @@ import { buildBedrockCall, bedrockErrorType, bedrockUrl, type BedrockAction } fr
 import { bedrockCredentialsProblem } from '../../worker/providers/bedrock/credentials';
 import { awsEventStreamDecoder, FRAMING_ERROR_EVENT } from '../../worker/providers/bedrock/eventstream';
 import type { TranslateContext, WireEvent } from '../../worker/translate/types';
-import { encodeEvent, FAKE_AWS, startFakeBedrock, type FakeAwsCredentials } from '../support/fake-bedrock';
+import { encodeEvent, FAKE_AWS, fakeBedrockSecret, startFakeBedrock, type FakeAwsCredentials } from '../support/fake-bedrock';
 import type { FakeProvider } from '../support/fake-providers';
 
 const SESSION: FakeAwsCredentials = { accessKeyId: 'ASIAFAKESESSION00001', secretAccessKey: 'sessionSecret/For+Tests/000000000000000', sessionToken: 'FwoGZXIvYXdzEFAKE//token+with/odd=chars', region: 'eu-west-3' };
 
-const secretOf = (c: FakeAwsCredentials) =>
-  JSON.stringify({ access_key_id: c.accessKeyId, secret_access_key: c.secretAccessKey, region: c.region, ...(c.sessionToken ? { session_token: c.sessionToken } : {}) });
+const secretOf = fakeBedrockSecret;
 
 let fake: FakeProvider;
 let sessionFake: FakeProvider;
