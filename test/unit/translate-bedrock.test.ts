@@ -292,3 +292,11 @@ describe('the adapter entry point the pipeline calls', () => {
     expect(regional.url).toBe('https://bedrock-runtime.eu-central-1.amazonaws.com/model/amazon.nova-pro-v1%3A0/converse');
   });
 });
+
+describe('documents', () => {
+  it('gives two files of the same name distinct document names', () => {
+    const pdf = 'data:application/pdf;base64,JVBERi0xLjQK';
+    const out = openaiBedrock.request({ model: 'x', messages: [{ role: 'user', content: [{ type: 'file', file: { file_data: pdf, filename: 'a.pdf' } }, { type: 'file', file: { file_data: pdf, filename: 'a.pdf' } }] }] }, ctx('m')) as { messages: Array<{ content: Array<{ document: { name: string } }> }> };
+    expect(out.messages[0]!.content.map((b) => b.document.name)).toEqual(['a', 'a (2)']);
+  });
+});

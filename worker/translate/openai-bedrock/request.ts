@@ -67,7 +67,7 @@ function documentName(filename: string | undefined, index: number): string {
   return clean === '' ? `document-${index + 1}` : clean;
 }
 
-function userBlock(p: UserPart, param: string, docIndex: number): Block {
+function userBlock(p: UserPart, param: string, docIndex: number, usedNames: Set<string>): Block {
   switch (p.type) {
     case 'text':
       return { text: p.text };
@@ -83,7 +83,11 @@ function userBlock(p: UserPart, param: string, docIndex: number): Block {
       if (!data) throw unsupported(`${param}.file`, 'Bedrock takes files as base64 data URLs (file_data), not OpenAI file ids.');
       const format = DOCUMENT_FORMATS[data.mediaType];
       if (!format) throw unsupported(`${param}.file.file_data`, `Bedrock takes no '${data.mediaType}' documents.`);
-      return { document: { format, name: documentName(p.file.filename, docIndex), source: { bytes: data.base64 } } };
+      // Bedrock wants each document's name unique within the request.
+      let name = documentName(p.file.filename, docIndex);
+      if (usedNames.has(name)) name = `${name.slice(0, 190)} (${docIndex + 1})`;
+      usedNames.add(name);
+      return { document: { format, name, source: { bytes: data.base64 } } };
     }
     case 'input_audio':
       throw unsupported(`${param}.input_audio`, 'Bedrock Converse takes no audio input.');
@@ -97,6 +101,7 @@ function conversation(req: ChatRequest): { system: Block[]; messages: Message[];
   let seenTurn = false;
   let hasToolBlocks = false;
   let docs = 0;
+  const docNames = new Set<string>();
   // Converse wants turns to alternate: consecutive messages of one role become one turn (tool
   // results followed by the user's next words, for example).
   const add = (role: Message['role'], content: Block[]) => {
@@ -114,7 +119,7 @@ function conversation(req: ChatRequest): { system: Block[]; messages: Message[];
         break;
       case 'user':
         seenTurn = true;
-        add('user', typeof m.content === 'string' ? [{ text: m.content }] : m.content.map((p, j) => userBlock(p, `${param}.content[${j}]`, p.type === 'file' ? docs++ : docs)));
+        add('user', typeof m.content === 'string' ? [{ text: m.content }] : m.content.map((p, j) => userBlock(p, `${param}.content[${j}]`, p.type === 'file' ? docs++ : docs, docNames)));
         break;
       case 'assistant': {
         seenTurn = true;
