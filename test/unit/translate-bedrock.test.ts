@@ -16,7 +16,7 @@ describe('openai-bedrock golden fixtures', () => {
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { GatewayError } from '../../lib/errors';
 import { buildBedrockCall, bedrockErrorType, bedrockUrl, type BedrockAction } from '../../worker/providers/bedrock';
-import { bedrockCredentialsProblem } from '../../worker/providers/bedrock/credentials';
+import { bedrockCredentialsProblem } from '../../lib/providers/bedrock-credentials';
 import { awsEventStreamDecoder, FRAMING_ERROR_EVENT } from '../../worker/providers/bedrock/eventstream';
 import type { TranslateContext, WireEvent } from '../../worker/translate/types';
 import { encodeEvent, FAKE_AWS, fakeBedrockSecret, startFakeBedrock, type FakeAwsCredentials } from '../support/fake-bedrock';

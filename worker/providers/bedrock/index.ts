@@ -15,7 +15,7 @@
 import { AwsV4Signer } from 'aws4fetch';
 import { GatewayError } from '../../../lib/errors';
 import type { UpstreamCall } from '../types';
-import { parseBedrockCredentials } from './credentials';
+import { parseBedrockCredentials } from '../../../lib/providers/bedrock-credentials';
 
 export type BedrockAction = 'converse' | 'converse-stream' | 'invoke';
 

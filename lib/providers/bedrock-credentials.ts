@@ -5,11 +5,13 @@
  *   {"access_key_id": "AKIA…", "secret_access_key": "…", "region": "us-east-1"}
  *   {"access_key_id": "ASIA…", "secret_access_key": "…", "session_token": "…", "region": "eu-west-1"}
  *
- * It is encrypted at rest like every provider key; the gateway parses it only to sign a request.
+ * It is encrypted at rest like every provider key; the gateway parses it only to sign a request
+ * (worker/providers/bedrock), and the admin API can refuse a malformed one when it is added
+ * (`bedrockCredentialsProblem`); that is why this lives in lib/.
  * An error here never quotes the secret, only which field is wrong.
  */
 import * as z from 'zod/mini';
-import { GatewayError } from '../../../lib/errors';
+import { GatewayError } from '../errors';
 
 const credentialsSchema = z.strictObject({
   // AWS access key ids are 16–128 characters of [A-Z0-9] (IAM API AccessKeyIdType).
