@@ -10,6 +10,8 @@ export interface Env {
   ROUTERO_KV: KVNamespace;
   /** Producer for metadata events; the admin Worker consumes and stores them. */
   AUDIT_QUEUE: Queue<AuditEvent>;
+  /** Workers AI (wrangler.toml `[ai]`); locally a service binding to a fake with the same `run()`. Optional: without it workers-ai/… models answer 503. */
+  AI?: unknown;
   // ── secrets ──
   /** Versioned key-encryption keys, "1:<base64 32 bytes>,2:<…>"; the highest version is active. */
   ROUTERO_KEKS?: string;

@@ -12,6 +12,9 @@ import { requestContext, wireFormatFor, type RequestContextVariables } from './m
 import { inferenceHandler } from './pipeline';
 import { RouteStore } from './pipeline/plan';
 import { listModels } from './routes/models';
+import { responsesHandler } from './routes/responses';
+import { embeddingsHandler } from './pipeline/embeddings';
+import { useWorkersAiBinding } from './providers/workers-ai';
 import { ProviderKeyStore } from './upstream';
 import { auditErrorType } from './pipeline/attempts';
 
@@ -29,11 +32,17 @@ export function createGateway() {
     return c.json({ status: 'ok' }, 200, { 'cache-control': 'no-store' });
   });
 
-  app.use('/v1/*', requestContext(), keyAuth());
+  app.use('/v1/*', requestContext(), keyAuth(), async (c, next) => {
+    // Bindings are the isolate's; the Workers AI adapter keeps the one it is handed.
+    useWorkersAiBinding(c.env.AI);
+    await next();
+  });
   const providerKeys = new ProviderKeyStore();
   const routes = new RouteStore();
   app.post('/v1/chat/completions', inferenceHandler('chat_completions', providerKeys, routes));
   app.post('/v1/messages', inferenceHandler('messages', providerKeys, routes));
+  app.post('/v1/embeddings', embeddingsHandler(providerKeys));
+  app.post('/v1/responses', responsesHandler(providerKeys));
   app.get('/v1/models', listModels(providerKeys));
 
   app.notFound((c) => {

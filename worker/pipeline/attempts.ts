@@ -17,7 +17,7 @@ import type { GatewayConfig } from '../env';
 import { ClientGone, type UpstreamExchange } from '../exchange';
 import { translationFor } from '../translate';
 import type { TranslateContext, Translation } from '../translate/types';
-import { openUpstream, upstreamError, type ProviderKeyStore } from '../upstream';
+import { checkCallUrl, openUpstream, upstreamError, type ProviderKeyStore } from '../upstream';
 import type { ParsedRequest, Plan, Target } from './types';
 
 /** The longest `Retry-After` honoured; a target asking for more is not tried again. */
@@ -120,6 +120,7 @@ async function attempt(deps: AttemptDeps, parsed: ParsedRequest, target: Target,
     upstreamModel: target.upstreamModel,
     requestId: deps.requestId,
     now: Math.floor(Date.now() / 1000),
+    includeUsage: parsed.format === 'openai' && parsed.body.stream_options?.include_usage === true,
   };
   const { body, stripInjectedUsage } = upstreamBody(parsed, target, upstreamFormat, translation, translateContext);
   const upstream = await openUpstream(deps.providerKeys, deps.config, { baseUrl: target.baseUrl, entry: target.providerKey });
@@ -131,6 +132,7 @@ async function attempt(deps: AttemptDeps, parsed: ParsedRequest, target: Target,
     baseUrl: upstream.baseUrl,
     clientHeaders: deps.clientHeaders,
   });
+  checkCallUrl({ baseUrl: target.baseUrl, entry: target.providerKey }, call.url, deps.config.allowPrivateUpstreams);
 
   let res: Response;
   try {
