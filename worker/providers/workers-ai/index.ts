@@ -41,7 +41,7 @@ export function hasWorkersAiBinding(): boolean {
 }
 
 /** `@cf/meta/llama-3.1-8b-instruct`, `@hf/…`: the catalog names of Workers AI models. */
-const MODEL = /^@(?:cf|hf)\/[A-Za-z0-9._-]{1,64}\/[A-Za-z0-9._:-]{1,128}$/;
+const MODEL = /^@(?:cf|hf)\/[A-Za-z0-9][A-Za-z0-9._-]{0,63}\/[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 export function workersAiModel(model: string): string {
   if (!MODEL.test(model)) throw new GatewayError('invalid_request', `Invalid request: '${model.slice(0, 100)}' is not a Workers AI model (e.g. @cf/meta/llama-3.1-8b-instruct).`, { param: 'model' });
@@ -130,7 +130,18 @@ export function workersAiStream(source: ReadableStream<Uint8Array>, model: strin
     start(controller) {
       controller.enqueue(encoder.encode(chunk({ role: 'assistant', content: '' }, null)));
     },
+    // Reads until there is something to send: a pull that enqueues nothing is not called again.
     async pull(controller) {
+      for (;;) {
+        if (await step(controller)) return;
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+
+  async function step(controller: ReadableStreamDefaultController<Uint8Array>): Promise<boolean> {
       const { done, value } = await reader.read();
       const items = done ? parser.finish() : parser.push(value);
       let text = '';
@@ -160,12 +171,10 @@ export function workersAiStream(source: ReadableStream<Uint8Array>, model: strin
           );
         }
         controller.close();
+        return true;
       }
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  });
+      return text !== '';
+  }
 }
 
 function errorResponse(e: unknown): Response {
