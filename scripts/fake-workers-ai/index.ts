@@ -57,28 +57,33 @@ export class FakeAi extends WorkerEntrypoint {
       const name = String((first.function as Json | undefined)?.name ?? first.name ?? 'tool');
       const call = { name, arguments: { city: 'Paris' } };
       if (inputs.stream === true) {
-        return sse([{ response: '', tool_calls: [call] }, { response: '', usage: usage() }]);
+        return sse([{ response: '', tool_calls: [call] }, { response: '', usage: usage() }], this.ctx);
       }
       return { response: null, tool_calls: [call], usage: usage() };
     }
     if (inputs.stream === true) {
-      return sse([...WORDS.map((w) => ({ response: w, p: 'abcdef' })), { response: '', usage: usage() }]);
+      return sse([...WORDS.map((w) => ({ response: w, p: 'abcdef' })), { response: '', usage: usage() }], this.ctx);
     }
     return { response: WORDS.join(''), tool_calls: [], usage: usage() };
   }
 }
 
-function sse(events: Json[]): ReadableStream<Uint8Array> {
+/** A byte stream, as the binding returns one (only byte streams end cleanly across RPC). */
+function sse(events: Json[], ctx: ExecutionContext): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   const parts = [...events.map((e) => `data: ${JSON.stringify(e)}\n\n`), 'data: [DONE]\n\n'];
-  return new ReadableStream({
-    async pull(controller) {
-      const next = parts.shift();
-      if (next === undefined) return controller.close();
-      await new Promise((r) => setTimeout(r, 5));
-      controller.enqueue(encoder.encode(next));
-    },
-  });
+  const { readable, writable } = new IdentityTransformStream();
+  const writer = writable.getWriter();
+  ctx.waitUntil(
+    (async () => {
+      for (const p of parts) {
+        await new Promise((r) => setTimeout(r, 5));
+        await writer.write(encoder.encode(p));
+      }
+      await writer.close();
+    })().catch(() => undefined),
+  );
+  return readable;
 }
 
 export default {

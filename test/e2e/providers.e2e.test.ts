@@ -100,7 +100,9 @@ describe.each(CHAT_MODELS)('openai SDK → $model', ({ model, toolModel }) => {
     let usage: OpenAI.CompletionUsage | null | undefined;
     let finish: string | null = null;
     for await (const chunk of stream) {
-      expect(openaiSchemaErrors('CreateChatCompletionStreamResponse', chunk)).toEqual([]);
+      // Azure's first chunk carries only prompt_filter_results, with `object: ""`: Azure's own shape, passed on as sent.
+      const azureFilterChunk = model.startsWith('azure/') && chunk.choices.length === 0 && (chunk as { object: string }).object === '';
+      if (!azureFilterChunk) expect(openaiSchemaErrors('CreateChatCompletionStreamResponse', chunk)).toEqual([]);
       text += chunk.choices[0]?.delta.content ?? '';
       finish = chunk.choices[0]?.finish_reason ?? finish;
       if (chunk.usage) usage = chunk.usage;
@@ -189,8 +191,9 @@ describe('embeddings through the openai SDK', () => {
   });
 
   it('refuses a chat-only provider in the caller’s format', async () => {
-    const err = await client().embeddings.create({ model: 'openai/../x', input: 'a' }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(OpenAI.APIError);
+    const err = await client().embeddings.create({ model: 'anthropic/claude-sonnet-4-5', input: 'a' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((err as InstanceType<typeof OpenAI.BadRequestError>).message).toContain('/v1/embeddings');
     const k = await createKey(['gemini/*']);
     const denied = await client(k.key).embeddings.create({ model: 'openai/text-embedding-3-small', input: 'a' }).catch((e: unknown) => e);
     expect(denied).toBeInstanceOf(OpenAI.PermissionDeniedError);

@@ -91,7 +91,8 @@ function upstreamBody(parsed: ParsedRequest, target: Target, format: UpstreamFor
   let stripInjectedUsage = false;
   if (translation) {
     body = translation.request(parsed.body, ctx);
-    if (format === 'openai' || format === 'anthropic') body.model = target.upstreamModel;
+    // Every adapter gets the provider's model name in `model`; Gemini and Bedrock move it into the URL.
+    body.model = target.upstreamModel;
   } else {
     body = { ...parsed.body, model: target.upstreamModel };
   }
