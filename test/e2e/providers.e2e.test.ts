@@ -161,6 +161,28 @@ describe('Azure OpenAI specifics', () => {
   });
 });
 
+describe('provider errors reach the openai SDK in OpenAI’s format', () => {
+  it.each([
+    { model: 'gemini/fail-429', error: OpenAI.RateLimitError, status: 429 },
+    { model: 'bedrock/fail-503', error: OpenAI.InternalServerError, status: 503 },
+    { model: 'azure/fail-429', error: OpenAI.RateLimitError, status: 429 },
+  ])('$model → $status, one event, no provider secret in the message', async ({ model, error, status }) => {
+    const before = await eventCount(model, 'chat_completions');
+    const err = await client().chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(error);
+    expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(status);
+    const message = (err as Error).message;
+    for (const secret of [FAKE_GEMINI_KEY, FAKE_AZURE_KEY, JSON.parse(fakeBedrockSecret()).secret_access_key as string]) expect(message).not.toContain(secret);
+    const event = await eventFor(model, 'chat_completions', before);
+    expect(event.status).toBe(status);
+  });
+
+  it('a Workers AI model the binding does not have is a 400 naming it', async () => {
+    const err = await client().chat.completions.create({ model: 'workers-ai/not-a-model', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+  });
+});
+
 describe('embeddings through the openai SDK', () => {
   const CASES = [
     { model: 'openai/text-embedding-3-small', tokens: 2 * FAKE_PLATFORM_USAGE.embedPerInput },
