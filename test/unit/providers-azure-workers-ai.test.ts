@@ -125,3 +125,34 @@ describe('templated base URLs', () => {
     expect(() => checkCallUrl(target, 'http://169.254.169.254/model/x/converse', false)).toThrow(GatewayError);
   });
 });
+
+describe('OpenAI-compatible presets', () => {
+  // Each vendor's documented Chat Completions endpoint (their API references, 2026).
+  const DOCUMENTED: Record<string, string> = {
+    openai: 'https://api.openai.com/v1/chat/completions',
+    groq: 'https://api.groq.com/openai/v1/chat/completions',
+    mistral: 'https://api.mistral.ai/v1/chat/completions',
+    deepseek: 'https://api.deepseek.com/v1/chat/completions',
+    together: 'https://api.together.xyz/v1/chat/completions',
+    fireworks: 'https://api.fireworks.ai/inference/v1/chat/completions',
+    openrouter: 'https://openrouter.ai/api/v1/chat/completions',
+    xai: 'https://api.x.ai/v1/chat/completions',
+    perplexity: 'https://api.perplexity.ai/chat/completions',
+  };
+
+  it.each(Object.entries(DOCUMENTED))('%s is called at its documented endpoint with a Bearer key', async (name, url) => {
+    const { providerFor } = await import('../../worker/providers');
+    const adapter = providerFor(name)!;
+    const call = await adapter.buildRequest({ format: 'openai', body: { model: 'm', messages: [] }, stream: false, apiKey: 'k', baseUrl: adapter.info.defaultBaseUrl!, clientHeaders: new Headers() });
+    expect(call.url).toBe(url);
+    expect(call.headers.get('authorization')).toBe('Bearer k');
+  });
+
+  it('self-hosted servers have no default: the provider key must name one', async () => {
+    const { providerInfo } = await import('../../lib/providers/catalog');
+    for (const name of ['vllm', 'ollama', 'azure']) {
+      expect(providerInfo(name)!.defaultBaseUrl).toBeNull();
+      expect(providerInfo(name)!.baseUrlRequired).toBe(true);
+    }
+  });
+});
