@@ -212,6 +212,13 @@ describe('embeddings through the openai SDK', () => {
     expect(res.data[0]!.embedding.every((x) => Number.isFinite(x))).toBe(true);
   });
 
+  it('refuses more Bedrock Titan inputs than it will make calls for, before calling', async () => {
+    const before = bedrock.received.length;
+    const err = await client().embeddings.create({ model: 'bedrock/amazon.titan-embed-text-v2:0', input: Array.from({ length: 65 }, (_, i) => `t${i}`) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(bedrock.received.length).toBe(before);
+  });
+
   it('refuses a chat-only provider in the caller’s format', async () => {
     const err = await client().embeddings.create({ model: 'anthropic/claude-sonnet-4-5', input: 'a' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);

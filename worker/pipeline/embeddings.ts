@@ -32,6 +32,9 @@ type GatewayContext = Context<{ Bindings: Env; Variables: RequestContextVariable
 
 export const EMBEDDING_PROVIDERS = ['openai', 'azure', 'gemini', 'bedrock', 'workers-ai', 'mistral', 'together', 'fireworks', 'vllm', 'ollama'] as const;
 
+/** Upstream calls one embeddings request may make on Bedrock (Titan: one per input). */
+export const MAX_BEDROCK_CALLS = 64;
+
 function usageOf(promptTokens: number | null): Usage {
   return { ...emptyUsage(), input_tokens: promptTokens };
 }
@@ -59,7 +62,12 @@ async function embed(deps: SingleDeps, audit: AuditRecorder, exchange: UpstreamE
   }
   if (provider === 'bedrock') {
     const answers: Record<string, unknown>[] = [];
-    for (const one of bedrockEmbeddingsRequests(body, ctx)) {
+    const bodies = bedrockEmbeddingsRequests(body, ctx);
+    // Titan embeds one input per call: one request must not turn into thousands of upstream calls.
+    if (bodies.length > MAX_BEDROCK_CALLS) {
+      throw new GatewayError('invalid_request', `Invalid request: this Bedrock model embeds one input per call; send at most ${MAX_BEDROCK_CALLS} inputs per request.`, { param: 'input' });
+    }
+    for (const one of bodies) {
       const call = await bedrockBuildRequest({ body: { ...one, model: target.upstreamModel }, stream: false, apiKey, baseUrl, action: 'invoke' });
       const res = await sendOnce(exchange, audit, target, apiKey, call);
       answers.push(await readJson(exchange, res, provider));
