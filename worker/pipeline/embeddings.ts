@@ -35,8 +35,9 @@ export const EMBEDDING_PROVIDERS = ['openai', 'azure', 'gemini', 'bedrock', 'wor
 /** Upstream calls one embeddings request may make on Bedrock (Titan: one per input). */
 export const MAX_BEDROCK_CALLS = 64;
 
+/** Embeddings have no output tokens: 0 when the input is counted, so the event can be priced. */
 function usageOf(promptTokens: number | null): Usage {
-  return { ...emptyUsage(), input_tokens: promptTokens };
+  return { ...emptyUsage(), input_tokens: promptTokens, output_tokens: promptTokens === null ? null : 0 };
 }
 
 interface Embedded {
