@@ -14,6 +14,8 @@ export default defineConfig(async () => {
     plugins: [
       cloudflareTest({
         wrangler: { configPath: './wrangler.toml' },
+        // The `[ai]` binding would open a session to Cloudflare's network: tests never call out.
+        remoteBindings: false,
         miniflare: {
           bindings: {
             CERBOS_URL: `http://127.0.0.1:${cerbosPort}`,

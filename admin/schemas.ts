@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { MODEL_PATTERN_RE } from '../lib/models';
 import { isValidCidr } from '../lib/net/cidr';
 import { checkUpstreamBaseUrl } from '../lib/net/host';
+import { bedrockCredentialsProblem } from '../lib/providers/bedrock-credentials';
 import { MAX_ATTEMPTS } from '../lib/audit/event';
 import { ROUTE_NAME_RE, ROUTE_STRATEGIES } from '../lib/kv/records';
 import { KEYED_PROVIDERS, PROVIDERS, providerInfo } from '../lib/providers/catalog';
@@ -134,6 +135,11 @@ export function createProviderKeySchema(allowPrivate: boolean) {
       // Self-hosted servers (vLLM, Ollama) have no public address to default to.
       if (providerInfo(v.provider)?.baseUrlRequired && !v.base_url) {
         ctx.addIssue({ code: 'custom', path: ['base_url'], message: `is required for ${v.provider}` });
+      }
+      // Bedrock's secret is JSON credentials: a malformed one is refused now, not at the first call.
+      if (v.provider === 'bedrock') {
+        const problem = bedrockCredentialsProblem(v.secret);
+        if (problem) ctx.addIssue({ code: 'custom', path: ['secret'], message: problem });
       }
     });
 }

@@ -12,6 +12,8 @@ export interface Env {
   AUDIT_QUEUE: Queue<AuditEvent>;
   /** Limit counters (worker/limits/counter.ts): one Durable Object per limited key, user or organisation. */
   LIMITS?: DurableObjectNamespace;
+  /** Workers AI (wrangler.toml `[ai]`); locally a service binding to a fake with the same `run()`. Optional: without it workers-ai/… models answer 503. */
+  AI?: unknown;
   // ── secrets ──
   /** Versioned key-encryption keys, "1:<base64 32 bytes>,2:<…>"; the highest version is active. */
   ROUTERO_KEKS?: string;

@@ -13,6 +13,9 @@ import { inferenceHandler } from './pipeline';
 import { RouteStore } from './pipeline/plan';
 import { internalRoutes } from './routes/internal';
 import { listModels } from './routes/models';
+import { responsesHandler } from './routes/responses';
+import { embeddingsHandler } from './pipeline/embeddings';
+import { useWorkersAiBinding } from './providers/workers-ai';
 import { ProviderKeyStore } from './upstream';
 import { auditErrorType } from './pipeline/attempts';
 
@@ -35,10 +38,16 @@ export function createGateway(opts: { now?: () => number } = {}) {
   // Internal routes (admin Worker through its service binding, signed service token only).
   app.route('/', internalRoutes(providerKeys, opts));
 
-  app.use('/v1/*', requestContext(), keyAuth(opts));
+  app.use('/v1/*', requestContext(), keyAuth(opts), async (c, next) => {
+    // Bindings are the isolate's; the Workers AI adapter keeps the one it is handed.
+    useWorkersAiBinding(c.env.AI);
+    await next();
+  });
   const routes = new RouteStore();
   app.post('/v1/chat/completions', inferenceHandler('chat_completions', providerKeys, routes));
   app.post('/v1/messages', inferenceHandler('messages', providerKeys, routes));
+  app.post('/v1/embeddings', embeddingsHandler(providerKeys));
+  app.post('/v1/responses', responsesHandler(providerKeys));
   app.get('/v1/models', listModels(providerKeys));
 
   app.notFound((c) => {

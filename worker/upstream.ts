@@ -7,6 +7,7 @@ import { GatewayError, type ErrorKind } from '../lib/errors';
 import { kvKeys, providerKeyListSchema, type ProviderKeyEntry } from '../lib/kv/records';
 import { BoundedLru } from '../lib/cache/lru';
 import { checkUpstreamBaseUrl } from '../lib/net/host';
+import { BEDROCK_REGION_PLACEHOLDER } from '../lib/providers/catalog';
 import type { Env, GatewayConfig } from './env';
 import type { ProviderAdapter } from './providers/types';
 import { redactSecret } from './redact';
@@ -100,7 +101,15 @@ export async function selectUpstream(
   }
   const base = entry.base_url ?? info.defaultBaseUrl;
   if (base === null) throw providerConfigError(`provider key ${entry.id} of ${info.name} has no base URL`);
+  // A catalog template (Bedrock's `{region}`) is not a URL yet: the attempt checks the final call URL.
+  if (entry.base_url === null && base.includes(BEDROCK_REGION_PLACEHOLDER)) return { baseUrl: base, entry };
   return { baseUrl: checkedBaseUrl(base, config.allowPrivateUpstreams), entry };
+}
+
+/** The call built from a templated base URL, checked like any base URL now that it is one. */
+export function checkCallUrl(target: UpstreamTarget, callUrl: string, allowPrivate: boolean): void {
+  if (!target.baseUrl.includes(BEDROCK_REGION_PLACEHOLDER)) return;
+  checkedBaseUrl(new URL(callUrl).origin, allowPrivate);
 }
 
 /** Decrypts the chosen provider key, after authorization: plaintext exists only for allowed calls. */

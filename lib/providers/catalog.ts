@@ -64,6 +64,47 @@ export const PROVIDER_CATALOG = [
     baseUrlRequired: false,
     knownModels: ['claude-sonnet-4-5', 'claude-haiku-4-5', 'claude-opus-4-1'],
   },
+  {
+    name: 'azure',
+    label: 'Azure OpenAI',
+    formats: ['openai'],
+    // Each Azure resource has its own endpoint (https://<resource>.openai.azure.com): the provider
+    // key names it, optionally with `?api-version=…` (worker/providers/azure).
+    defaultBaseUrl: null,
+    requiresKey: true,
+    baseUrlRequired: true,
+    knownModels: [],
+  },
+  {
+    name: 'gemini',
+    label: 'Google Gemini',
+    formats: ['gemini'],
+    // Like Google's SDKs, the base URL includes the API version.
+    defaultBaseUrl: 'https://generativelanguage.googleapis.com/v1beta',
+    requiresKey: true,
+    baseUrlRequired: false,
+    knownModels: ['gemini-2.5-pro', 'gemini-2.5-flash', 'gemini-2.5-flash-lite', 'gemini-embedding-001'],
+  },
+  {
+    name: 'bedrock',
+    label: 'Amazon Bedrock',
+    formats: ['bedrock'],
+    // A template: `{region}` comes from the provider key's credentials (BEDROCK_REGION_PLACEHOLDER).
+    defaultBaseUrl: 'https://bedrock-runtime.{region}.amazonaws.com',
+    requiresKey: true,
+    baseUrlRequired: false,
+    knownModels: ['anthropic.claude-sonnet-4-5-20250929-v1:0', 'amazon.nova-pro-v1:0', 'meta.llama3-3-70b-instruct-v1:0', 'amazon.titan-embed-text-v2:0', 'cohere.embed-english-v3'],
+  },
+  {
+    name: 'workers-ai',
+    label: 'Cloudflare Workers AI',
+    formats: ['openai'],
+    // Called through the Worker's `AI` binding, not over HTTP (worker/providers/workers-ai).
+    defaultBaseUrl: 'binding://AI',
+    requiresKey: false,
+    baseUrlRequired: false,
+    knownModels: ['@cf/meta/llama-3.3-70b-instruct-fp8-fast', '@cf/meta/llama-3.1-8b-instruct', '@cf/baai/bge-base-en-v1.5'],
+  },
   // OpenAI-compatible presets: OpenAI's Chat Completions format at each vendor's documented base URL.
   openaiCompatible('groq', 'Groq', 'https://api.groq.com/openai/v1', ['llama-3.3-70b-versatile', 'llama-3.1-8b-instant']),
   openaiCompatible('mistral', 'Mistral', 'https://api.mistral.ai/v1', ['mistral-large-latest', 'mistral-small-latest']),
@@ -98,6 +139,9 @@ export const KEYED_PROVIDERS = PROVIDER_CATALOG.filter((p) => p.requiresKey).map
 const BY_NAME: ReadonlyMap<string, ProviderInfo> = new Map(PROVIDER_CATALOG.map((p) => [p.name, p]));
 
 /** The provider called `name`, or null: never a prototype member for a client-chosen name. */
+/** Marks a default base URL that is a template filled per provider key (Bedrock's region). */
+export const BEDROCK_REGION_PLACEHOLDER = '{region}';
+
 export function providerInfo(name: string): ProviderInfo | null {
   return BY_NAME.get(name) ?? null;
 }

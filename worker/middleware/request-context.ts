@@ -19,6 +19,8 @@ export function wireFormatFor(path: string): Exclude<WireFormat, 'admin'> {
 const AUDITED: Record<string, string> = {
   '/v1/chat/completions': 'chat_completions',
   '/v1/messages': 'messages',
+  '/v1/embeddings': 'embeddings',
+  '/v1/responses': 'responses',
 };
 
 /**

@@ -17,7 +17,7 @@ import type { GatewayConfig } from '../env';
 import { ClientGone, type UpstreamExchange } from '../exchange';
 import { translationFor } from '../translate';
 import type { TranslateContext, Translation } from '../translate/types';
-import { openUpstream, upstreamError, type ProviderKeyStore } from '../upstream';
+import { checkCallUrl, openUpstream, upstreamError, type ProviderKeyStore } from '../upstream';
 import type { ParsedRequest, Plan, Target } from './types';
 
 /** The longest `Retry-After` honoured; a target asking for more is not tried again. */
@@ -91,7 +91,8 @@ function upstreamBody(parsed: ParsedRequest, target: Target, format: UpstreamFor
   let stripInjectedUsage = false;
   if (translation) {
     body = translation.request(parsed.body, ctx);
-    if (format === 'openai' || format === 'anthropic') body.model = target.upstreamModel;
+    // Every adapter gets the provider's model name in `model`; Gemini and Bedrock move it into the URL.
+    body.model = target.upstreamModel;
   } else {
     body = { ...parsed.body, model: target.upstreamModel };
   }
@@ -120,6 +121,7 @@ async function attempt(deps: AttemptDeps, parsed: ParsedRequest, target: Target,
     upstreamModel: target.upstreamModel,
     requestId: deps.requestId,
     now: Math.floor(Date.now() / 1000),
+    includeUsage: parsed.format === 'openai' && parsed.body.stream_options?.include_usage === true,
   };
   const { body, stripInjectedUsage } = upstreamBody(parsed, target, upstreamFormat, translation, translateContext);
   const upstream = await openUpstream(deps.providerKeys, deps.config, { baseUrl: target.baseUrl, entry: target.providerKey });
@@ -131,6 +133,7 @@ async function attempt(deps: AttemptDeps, parsed: ParsedRequest, target: Target,
     baseUrl: upstream.baseUrl,
     clientHeaders: deps.clientHeaders,
   });
+  checkCallUrl({ baseUrl: target.baseUrl, entry: target.providerKey }, call.url, deps.config.allowPrivateUpstreams);
 
   let res: Response;
   try {

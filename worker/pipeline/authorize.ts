@@ -9,10 +9,11 @@ import { GatewayError } from '../../lib/errors';
 import { alert } from '../../lib/log';
 import type { VirtualKeyRecord } from '../../lib/kv/records';
 import type { Endpoint } from '../formats/types';
+import type { AuxEndpoint } from './single';
 import type { GatewayConfig } from '../env';
 import type { Plan, Target } from './types';
 
-async function allowed(config: GatewayConfig, key: VirtualKeyRecord, endpoint: Endpoint, target: Target): Promise<boolean> {
+async function allowed(config: GatewayConfig, key: VirtualKeyRecord, endpoint: Endpoint | AuxEndpoint, target: Target): Promise<boolean> {
   try {
     return await config.cerbos.isAllowed(
       { id: key.id, roles: ['virtual_key'], version: String(key.version), attr: { org_id: key.org_id } },
@@ -39,7 +40,7 @@ async function allowed(config: GatewayConfig, key: VirtualKeyRecord, endpoint: E
 }
 
 /** The plan with only the targets the policy allows; a 403 when none is. */
-export async function authorize(config: GatewayConfig, key: VirtualKeyRecord, endpoint: Endpoint, plan: Plan, requested: string): Promise<Plan> {
+export async function authorize(config: GatewayConfig, key: VirtualKeyRecord, endpoint: Endpoint | AuxEndpoint, plan: Plan, requested: string): Promise<Plan> {
   const decisions = await Promise.all(plan.targets.map((t) => allowed(config, key, endpoint, t)));
   // eslint-disable-next-line security/detect-object-injection -- i indexes decisions, built from the same array
   const targets = plan.targets.filter((_, i) => decisions[i]);

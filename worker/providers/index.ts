@@ -1,6 +1,12 @@
 /** The gateway's provider adapters, one per catalog entry (lib/providers/catalog.ts). */
 import { PROVIDER_CATALOG, type ProviderInfo } from '../../lib/providers/catalog';
 import { anthropicProvider } from './anthropic';
+import { azureProvider } from './azure';
+import { bedrockProvider } from './bedrock/adapter';
+import { awsEventStreamDecoder } from './bedrock/eventstream';
+import { geminiProvider } from './gemini/adapter';
+import { registerAwsEventStreamDecoder } from '../pipeline/translated-stream';
+import { workersAiProvider } from './workers-ai';
 import { mockProvider } from './mock';
 import { openaiCompatibleProvider, openaiProvider } from './openai';
 import type { ProviderAdapter } from './types';
@@ -10,7 +16,13 @@ const SPECIFIC: ReadonlyMap<string, ProviderAdapter> = new Map([
   ['openai', openaiProvider],
   ['anthropic', anthropicProvider],
   ['mock', mockProvider],
+  ['azure', azureProvider],
+  ['gemini', geminiProvider],
+  ['bedrock', bedrockProvider],
+  ['workers-ai', workersAiProvider],
 ]);
+
+registerAwsEventStreamDecoder(awsEventStreamDecoder);
 
 function adapterFor(info: ProviderInfo): ProviderAdapter | null {
   const specific = SPECIFIC.get(info.name);

@@ -6,12 +6,17 @@
  */
 import type { UpstreamFormat } from '../../lib/providers/catalog';
 import type { ClientFormat } from '../pipeline/types';
+import { openaiBedrock } from './openai-bedrock';
+import { openaiGemini } from './openai-gemini';
 import type { StreamTranslator, TranslateContext, Translation, WireEvent } from './types';
 
 type Pairing = `${ClientFormat}-${UpstreamFormat}`;
 
 /** The translator folders present in this build; a pairing missing here is answered with a clear 400. */
-const PAIRINGS: ReadonlyMap<Pairing, Translation> = new Map<Pairing, Translation>([]);
+const PAIRINGS: ReadonlyMap<Pairing, Translation> = new Map<Pairing, Translation>([
+  ['openai-gemini', openaiGemini],
+  ['openai-bedrock', openaiBedrock],
+]);
 
 /** `outer` turns hub (OpenAI) into the client's format; `inner` turns the upstream's into the hub. */
 function chain(outer: Translation, inner: Translation): Translation {

@@ -32,6 +32,8 @@ export interface TranslateContext {
   requestId: string;
   /** Seconds since the epoch, for `created` fields (passed in: translators read no clock). */
   now: number;
+  /** An OpenAI client asked for a usage chunk (`stream_options.include_usage`). */
+  includeUsage?: boolean;
 }
 
 /**

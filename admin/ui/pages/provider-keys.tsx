@@ -50,9 +50,9 @@ async function providerKeysPage(c: UiContext, error: string | null = null, value
             <select id="pk-provider" name="provider">{KEYED_PROVIDER_INFO.map((p) => <option value={p.name} selected={values.provider === p.name}>{p.label}</option>)}</select>
             <label for="pk-name">Name</label>
             <input type="text" id="pk-name" name="name" value={values.name ?? ''} required />
-            <label for="pk-secret">API key</label>
+            <label for="pk-secret">API key (Bedrock: credentials JSON {'{'}"access_key_id", "secret_access_key", "region"{'}'})</label>
             <input type="password" id="pk-secret" name="secret" autocomplete="off" required />
-            <label for="pk-base">Base URL (required for vLLM and Ollama; optional otherwise, e.g. another OpenAI-compatible server)</label>
+            <label for="pk-base">Base URL (required for Azure — https://&lt;resource&gt;.openai.azure.com, optionally ?api-version=… — and for vLLM and Ollama; optional otherwise, e.g. another OpenAI-compatible server)</label>
             <input type="url" id="pk-base" name="base_url" value={values.base_url ?? ''} />
             <p><button type="submit">Add provider key</button></p>
           </form>
