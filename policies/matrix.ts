@@ -34,6 +34,13 @@ export const ROLE_ACTION_MATRIX = {
     create: ['platform_admin', 'org_admin'],
     delete: ['platform_admin', 'org_admin'],
   },
+  route: {
+    list: ['platform_admin', 'org_admin', 'developer', 'auditor'],
+    read: ['platform_admin', 'org_admin', 'developer', 'auditor'],
+    create: ['platform_admin', 'org_admin'],
+    update: ['platform_admin', 'org_admin'],
+    delete: ['platform_admin', 'org_admin'],
+  },
   virtual_key: {
     list: ['platform_admin', 'org_admin', 'auditor', 'developer:own'],
     read: ['platform_admin', 'org_admin', 'auditor', 'developer:own'],

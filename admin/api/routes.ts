@@ -5,6 +5,7 @@ import { verifyAuditChain } from '../audit-log';
 import { planFilter } from '../auth/plan';
 import { authorize } from '../domain/change';
 import { createApiToken, listApiTokens, revokeApiToken } from '../domain/api-tokens';
+import { createRoute, deleteRoute, findRoute, listRoutes, updateRoute } from '../domain/routes';
 import { addMember, changeMemberRole, listMembers, reactivateUser, removeMember, suspendUser } from '../domain/users';
 import { actionContext, type AdminVariables } from '../middleware';
 import { auditLogPage, auditVisibility, eventVisibility, listEvents, usageSummary } from '../queries';
@@ -21,7 +22,9 @@ import {
   createKeySchema,
   createOrgSchema,
   createProviderKeySchema,
+  createRouteSchema,
   eventsQuerySchema,
+  updateRouteSchema,
   listQuerySchema,
   usageQuerySchema,
   uuidField,
@@ -36,6 +39,7 @@ const userParam = (v: string | undefined) => parseWith(uuidField('user'), v);
 const providerKeyParam = (v: string | undefined) => parseWith(uuidField('provider key'), v);
 const keyParam = (v: string | undefined) => parseWith(virtualKeyIdField, v);
 const tokenParam = (v: string | undefined) => parseWith(apiTokenIdField, v);
+const routeParam = (v: string | undefined) => parseWith(uuidField('route'), v);
 
 export const API_ROUTES: AdminRoute<E>[] = [
   route('POST', '/orgs', 'org', 'create', async (c) => c.json(await actions.createOrg(actionContext(c), await parseBody(c, createOrgSchema)), 201)),
@@ -72,6 +76,14 @@ export const API_ROUTES: AdminRoute<E>[] = [
     c.json({ data: await actions.listProviderKeys(actionContext(c), parseQuery(c, listQuerySchema).org_id) }),
   ),
   route('DELETE', '/provider-keys/:id', 'provider_key', 'delete', async (c) => c.json(await actions.deleteProviderKey(actionContext(c), providerKeyParam(c.req.param('id'))))),
+
+  route('POST', '/routes', 'route', 'create', async (c) => c.json(await createRoute(actionContext(c), await parseBody(c, createRouteSchema)), 201)),
+  route('GET', '/routes', 'route', 'list', async (c) => c.json({ data: await listRoutes(actionContext(c), parseQuery(c, listQuerySchema).org_id) })),
+  route('GET', '/routes/:id', 'route', 'read', async (c) => c.json(await findRoute(actionContext(c), routeParam(c.req.param('id'))))),
+  route('PATCH', '/routes/:id', 'route', 'update', async (c) =>
+    c.json(await updateRoute(actionContext(c), routeParam(c.req.param('id')), await parseBody(c, updateRouteSchema))),
+  ),
+  route('DELETE', '/routes/:id', 'route', 'delete', async (c) => c.json(await deleteRoute(actionContext(c), routeParam(c.req.param('id'))))),
 
   route('POST', '/keys', 'virtual_key', 'create', async (c) => {
     const created = await actions.createVirtualKey(actionContext(c), await parseBody(c, createKeySchema));

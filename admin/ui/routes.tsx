@@ -25,6 +25,7 @@ import { ORG_ROUTES } from './pages/orgs';
 import { OVERVIEW_ROUTES } from './pages/overview';
 import { PROVIDER_KEY_ROUTES } from './pages/provider-keys';
 import { REQUEST_ROUTES } from './pages/requests';
+import { ROUTE_ROUTES } from './pages/routes';
 import { SSO_ROUTES } from './pages/sso';
 import { sessionAuth, type UiEnv } from './session-middleware';
 import { APP_CSS, APP_JS } from './static';
@@ -44,6 +45,7 @@ const PAGE_ROUTES: AdminRoute<UiEnv>[] = [
   ...OVERVIEW_ROUTES,
   ...KEY_ROUTES,
   ...PROVIDER_KEY_ROUTES,
+  ...ROUTE_ROUTES,
   ...ORG_ROUTES,
   ...MEMBER_ROUTES,
   ...API_TOKEN_ROUTES,
