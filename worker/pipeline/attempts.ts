@@ -68,7 +68,9 @@ export function retryAfterMs(headers: Headers, now = Date.now()): number | null 
   if (ms !== null && /^\d{1,9}$/.test(ms.trim())) return Number(ms.trim());
   const value = headers.get('retry-after')?.trim();
   if (!value) return null;
-  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  if (/^\d{1,9}$/.test(value)) return Number(value) * 1000;
+  // An HTTP date names its weekday and month (RFC 9110 §5.6.7); anything else ("-1", "soon") is unreadable.
+  if (value.length > 64 || !/^[A-Za-z]{3}, /.test(value)) return null;
   const date = Date.parse(value);
   return Number.isFinite(date) ? Math.max(0, date - now) : null;
 }
