@@ -87,6 +87,7 @@ export function toAnthropicMessages(messages: ChatMessage[]): { system: string |
   };
   messages.forEach((msg, i) => {
     const at = `messages.${i}`;
+    if (msg.role === 'function') throw unsupported(`${at}.role`, "the 'function' role is deprecated by OpenAI; send tool messages");
     if ('name' in msg && msg.name != null) throw unsupported(`${at}.name`, 'Anthropic models take no participant names; put the name in the content');
     switch (msg.role) {
       case 'system':
@@ -109,8 +110,6 @@ export function toAnthropicMessages(messages: ChatMessage[]): { system: string |
         const result = { type: 'tool_result', tool_use_id: msg.tool_call_id, ...(texts.length > 0 ? { content } : {}) };
         return add('user', [result], at, true);
       }
-      case 'function':
-        throw unsupported(`${at}.role`, "the 'function' role is deprecated by OpenAI; send tool messages");
     }
   });
   return { system: system.length === 0 ? null : system.length === 1 ? system[0]! : system.map((text) => ({ type: 'text', text })), messages: turns };
