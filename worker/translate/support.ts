@@ -6,11 +6,34 @@ import type * as z from 'zod/mini';
 import { GatewayError, invalidField } from '../../lib/errors';
 import type { WireEvent } from './types';
 
+interface Issue {
+  code: string;
+  path: PropertyKey[];
+  message: string;
+  errors?: Issue[][];
+}
+
+/**
+ * The most precise account of a problem. A union (`string | block[]`) that fails reports only
+ * itself; when exactly one of its options got past the type check (the value is an array), that
+ * option's own first problem names the field that is wrong (`messages.0.content.1.type`).
+ */
+function preciseIssue(issue: Issue): { path: PropertyKey[]; message: string } {
+  if (issue.code === 'invalid_union' && issue.errors) {
+    const reached = issue.errors.filter((errs) => errs.length > 0 && !(errs.length === 1 && errs[0]!.code === 'invalid_type' && errs[0]!.path.length === 0));
+    if (reached.length === 1) {
+      const inner = preciseIssue(reached[0]![0]!);
+      return { path: [...issue.path, ...inner.path], message: inner.message };
+    }
+  }
+  return issue;
+}
+
 /** Parses a client body: the first problem becomes a 400 naming the field (`param`). */
 export function parseClient<T extends z.ZodMiniType>(schema: T, body: unknown): z.infer<T> {
   const result = schema.safeParse(body);
   if (!result.success) {
-    const issue = result.error.issues[0]!;
+    const issue = preciseIssue(result.error.issues[0] as Issue);
     throw invalidField(issue.path, issue.message);
   }
   return result.data as z.infer<T>;
