@@ -14,11 +14,12 @@ const imagePartSchema = z.object({
 });
 /** Part types OpenAI defines that Anthropic Messages cannot take from a chat request. */
 const otherPartSchema = z.looseObject({ type: z.enum(['input_audio', 'file', 'refusal']) });
-const userPartSchema = z.discriminatedUnion('type', [textPartSchema, imagePartSchema, otherPartSchema]);
-const assistantPartSchema = z.discriminatedUnion('type', [
-  textPartSchema,
-  z.object({ type: z.literal('refusal'), refusal: text }),
-]);
+const userPartSchema = z.discriminatedUnion('type', [textPartSchema, imagePartSchema, otherPartSchema], {
+  error: "must be a content part of type 'text' or 'image_url'",
+});
+const assistantPartSchema = z.discriminatedUnion('type', [textPartSchema, z.object({ type: z.literal('refusal'), refusal: text })], {
+  error: "must be a content part of type 'text' or 'refusal'",
+});
 
 const textContent = z.union([text, z.array(textPartSchema)], { error: 'must be a string or an array of text parts' });
 const name = z.optional(z.unknown());

@@ -29,6 +29,8 @@ export function createStream(ctx: TranslateContext): StreamTranslator {
   const raw: AnthropicUsage = {};
   /** Anthropic content block index → OpenAI tool call index. */
   const toolIndex = new Map<number, number>();
+  /** OpenAI tool call indexes whose arguments have started. */
+  const withArguments = new Set<number>();
   const includeUsage = ctx.includeUsage === true;
 
   const chunk = (delta: Record<string, unknown>, finish: string | null = null): WireEvent => {
@@ -76,9 +78,17 @@ export function createStream(ctx: TranslateContext): StreamTranslator {
           if (d.type === 'text_delta' && d.text) return [chunk({ content: d.text })];
           const index = toolIndex.get(ev.index);
           if (d.type === 'input_json_delta' && d.partial_json && index !== undefined) {
+            withArguments.add(index);
             return [chunk({ tool_calls: [{ index, function: { arguments: d.partial_json } }] })];
           }
           return [];
+        }
+        case 'content_block_stop': {
+          // A tool called without input streams no JSON; OpenAI's arguments are then "{}", never "".
+          const index = toolIndex.get(ev.index);
+          if (index === undefined || withArguments.has(index)) return [];
+          withArguments.add(index);
+          return [chunk({ tool_calls: [{ index, function: { arguments: '{}' } }] })];
         }
         case 'message_delta':
           readUsage(ev.usage);
@@ -96,7 +106,7 @@ export function createStream(ctx: TranslateContext): StreamTranslator {
           return [{ event: null, data: { error: { message, type: SHARED_ERROR_TYPES.has(type) ? type : 'api_error', param: null, code: type } } }];
         }
         default:
-          return []; // content_block_stop, ping
+          return []; // ping
       }
     },
     end: () => [],
