@@ -3,7 +3,8 @@
  * input, cached reads included (`prompt_tokens_details.cached_tokens`); Anthropic's
  * `input_tokens` leaves cache reads out, so it is the difference. OpenAI writes its prompt cache
  * without charge or count: `cache_creation_input_tokens` is 0 for the client, unknown (null) for
- * the gateway. Reasoning tokens are inside `completion_tokens`, and so inside `output_tokens`.
+ * the gateway. Reasoning tokens are inside `completion_tokens`, and so inside `output_tokens`; their
+ * count rides in Anthropic's `output_tokens_details.thinking_tokens` when OpenAI reports it.
  */
 import type { TranslatedUsage } from '../types';
 import type { OpenAIUsage } from './openai-schema';
@@ -18,14 +19,16 @@ export function translatedUsage(u: OpenAIUsage | null | undefined): TranslatedUs
   };
 }
 
-export function anthropicUsage(u: TranslatedUsage): Record<string, number> {
+export function anthropicUsage(u: TranslatedUsage): Record<string, unknown> {
   const cached = u.cache_read_tokens ?? 0;
-  return {
+  const usage: Record<string, unknown> = {
     input_tokens: Math.max(0, (u.input_tokens ?? 0) - cached),
     cache_creation_input_tokens: 0,
     cache_read_input_tokens: cached,
     output_tokens: u.output_tokens ?? 0,
   };
+  if (u.reasoning_tokens !== null) usage.output_tokens_details = { thinking_tokens: u.reasoning_tokens };
+  return usage;
 }
 
 /**

@@ -13,6 +13,8 @@ export const anthropicUsageSchema = z.looseObject({
   output_tokens: count,
   cache_creation_input_tokens: count,
   cache_read_input_tokens: count,
+  /** Thinking tokens, already inside `output_tokens` (a read-only breakdown). */
+  output_tokens_details: z.nullish(z.looseObject({ thinking_tokens: count })),
 });
 export type AnthropicUsage = z.infer<typeof anthropicUsageSchema>;
 

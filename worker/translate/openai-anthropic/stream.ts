@@ -51,6 +51,7 @@ export function createStream(ctx: TranslateContext): StreamTranslator {
       // eslint-disable-next-line security/detect-object-injection -- k is one of four literal keys
       if (u[k] != null) raw[k] = u[k];
     }
+    if (u.output_tokens_details != null) raw.output_tokens_details = u.output_tokens_details;
   };
 
   return {

@@ -1,8 +1,9 @@
 /**
  * Anthropic usage → OpenAI usage and the gateway's own. Anthropic's `input_tokens` leaves out cache
  * reads and writes; OpenAI's `prompt_tokens` is the whole input, with the cache reads repeated in
- * `prompt_tokens_details.cached_tokens`. Anthropic reports no separate reasoning count (thinking
- * is inside `output_tokens`), so `completion_tokens_details` is left out and reasoning is null.
+ * `prompt_tokens_details.cached_tokens`. Thinking tokens are inside `output_tokens` on both sides;
+ * Anthropic's `output_tokens_details.thinking_tokens`, when sent, becomes OpenAI's
+ * `completion_tokens_details.reasoning_tokens` (left out when Anthropic did not send it).
  */
 import { asCount } from '../../formats/sse';
 import type { TranslatedUsage } from '../types';
@@ -17,7 +18,7 @@ export function translatedUsage(u: AnthropicUsage | undefined): TranslatedUsage 
     output_tokens: u?.output_tokens ?? null,
     cache_read_tokens: cacheRead,
     cache_write_tokens: cacheWrite,
-    reasoning_tokens: null,
+    reasoning_tokens: u?.output_tokens_details?.thinking_tokens ?? null,
   };
 }
 
@@ -25,12 +26,14 @@ export function translatedUsage(u: AnthropicUsage | undefined): TranslatedUsage 
 export function openaiUsage(u: TranslatedUsage): Record<string, unknown> {
   const prompt = u.input_tokens ?? 0;
   const completion = u.output_tokens ?? 0;
-  return {
+  const usage: Record<string, unknown> = {
     prompt_tokens: prompt,
     completion_tokens: completion,
     total_tokens: prompt + completion,
     prompt_tokens_details: { cached_tokens: u.cache_read_tokens ?? 0 },
   };
+  if (u.reasoning_tokens !== null) usage.completion_tokens_details = { reasoning_tokens: u.reasoning_tokens };
+  return usage;
 }
 
 /** Anthropic `stop_reason` → OpenAI `finish_reason`. */
