@@ -70,6 +70,8 @@ describe('the translated stream tap', () => {
     let done = false;
     return {
       push: (e: WireEvent) => {
+        // `data: [DONE]` arrives as its own event (decision 0019); this toy has nothing to say to it.
+        if (e.event === '[DONE]') return [];
         if (e.data.finish) done = true;
         return [{ event: 'content_block_delta', data: { type: 'content_block_delta', text: String(e.data.text ?? '').toUpperCase() } }];
       },

@@ -122,6 +122,8 @@ async function attempt(deps: AttemptDeps, parsed: ParsedRequest, target: Target,
     upstreamModel: target.upstreamModel,
     requestId: deps.requestId,
     now: Math.floor(Date.now() / 1000),
+    // An OpenAI client's own choice: usage in its stream only when it asked (decision 0019).
+    includeUsage: parsed.format === 'openai' && parsed.body.stream_options?.include_usage === true,
   };
   const { body, stripInjectedUsage } = upstreamBody(parsed, target, upstreamFormat, translation, translateContext);
   const upstream = await openUpstream(deps.providerKeys, deps.config, { baseUrl: target.baseUrl, entry: target.providerKey });
