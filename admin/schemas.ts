@@ -8,6 +8,7 @@ import { isValidCidr } from '../lib/net/cidr';
 import { checkUpstreamBaseUrl } from '../lib/net/host';
 import { MAX_ATTEMPTS } from '../lib/audit/event';
 import { ROUTE_NAME_RE, ROUTE_STRATEGIES } from '../lib/kv/records';
+import { bedrockCredentialsProblem } from '../lib/providers/bedrock-credentials';
 import { KEYED_PROVIDERS, PROVIDERS, providerInfo } from '../lib/providers/catalog';
 
 export const uuidField = (name: string) => z.string({ error: 'is required' }).uuid(`must be a ${name} id (UUID)`);
@@ -82,6 +83,9 @@ export function createProviderKeySchema(allowPrivate: boolean) {
       if (providerInfo(v.provider)?.baseUrlRequired && !v.base_url) {
         ctx.addIssue({ code: 'custom', path: ['base_url'], message: `is required for ${v.provider}` });
       }
+      // Bedrock's secret is the IAM credentials and region as JSON (lib/providers/bedrock-credentials.ts).
+      const problem = v.provider === 'bedrock' ? bedrockCredentialsProblem(v.secret) : null;
+      if (problem) ctx.addIssue({ code: 'custom', path: ['secret'], message: problem });
     });
 }
 

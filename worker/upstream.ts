@@ -99,7 +99,11 @@ export async function selectUpstream(
     );
   }
   const base = entry.base_url ?? info.defaultBaseUrl;
-  if (base === null) throw providerConfigError(`provider key ${entry.id} of ${info.name} has no base URL`);
+  if (base === null) {
+    if (info.baseUrlRequired) throw providerConfigError(`provider key ${entry.id} of ${info.name} has no base URL`);
+    // The adapter derives the address from the key itself (Bedrock: its region): '' says so.
+    return { baseUrl: '', entry };
+  }
   return { baseUrl: checkedBaseUrl(base, config.allowPrivateUpstreams), entry };
 }
 

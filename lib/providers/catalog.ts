@@ -64,6 +64,27 @@ export const PROVIDER_CATALOG = [
     baseUrlRequired: false,
     knownModels: ['claude-sonnet-4-5', 'claude-haiku-4-5', 'claude-opus-4-1'],
   },
+  {
+    name: 'gemini',
+    label: 'Google Gemini',
+    formats: ['gemini'],
+    // Like Google's SDKs, the base URL includes the API version.
+    defaultBaseUrl: 'https://generativelanguage.googleapis.com/v1beta',
+    requiresKey: true,
+    baseUrlRequired: false,
+    knownModels: ['gemini-2.5-pro', 'gemini-2.5-flash', 'gemini-2.5-flash-lite'],
+  },
+  {
+    name: 'bedrock',
+    label: 'Amazon Bedrock',
+    formats: ['bedrock'],
+    // https://bedrock-runtime.<region>.amazonaws.com, the region read from the key's credentials
+    // (worker/providers/bedrock); a provider key's base_url (a VPC endpoint) replaces it.
+    defaultBaseUrl: null,
+    requiresKey: true,
+    baseUrlRequired: false,
+    knownModels: ['anthropic.claude-sonnet-4-5-20250929-v1:0', 'amazon.nova-pro-v1:0', 'meta.llama3-3-70b-instruct-v1:0'],
+  },
   // OpenAI-compatible presets: OpenAI's Chat Completions format at each vendor's documented base URL.
   openaiCompatible('groq', 'Groq', 'https://api.groq.com/openai/v1', ['llama-3.3-70b-versatile', 'llama-3.1-8b-instant']),
   openaiCompatible('mistral', 'Mistral', 'https://api.mistral.ai/v1', ['mistral-large-latest', 'mistral-small-latest']),

@@ -30,12 +30,14 @@ beforeAll(async () => {
   scripted = await startScriptedUpstream();
   e2e = await startE2E();
   orgId = (await e2e.admin('POST', '/orgs', { name: `translation ${Date.now()}` })).json.id;
-  const pks = await Promise.all([
-    e2e.admin('POST', '/provider-keys', { org_id: orgId, provider: 'openai', name: 'fake openai', secret: 'sk-translate-openai-0000', base_url: `${e2e.openai.url}/v1` }),
-    e2e.admin('POST', '/provider-keys', { org_id: orgId, provider: 'anthropic', name: 'fake anthropic', secret: 'sk-ant-translate-0000', base_url: e2e.anthropic.url }),
-    e2e.admin('POST', '/provider-keys', { org_id: orgId, provider: 'groq', name: 'scripted groq', secret: 'gsk-translate-0000', base_url: `${scripted.url}/v1` }),
-  ]);
-  expect(pks.map((p) => p.status)).toEqual([201, 201, 201]);
+  for (const body of [
+    { provider: 'openai', name: 'fake openai', secret: 'sk-translate-openai-0000', base_url: `${e2e.openai.url}/v1` },
+    { provider: 'anthropic', name: 'fake anthropic', secret: 'sk-ant-translate-0000', base_url: e2e.anthropic.url },
+    { provider: 'groq', name: 'scripted groq', secret: 'gsk-translate-0000', base_url: `${scripted.url}/v1` },
+  ]) {
+    const res = await e2e.admin('POST', '/provider-keys', { org_id: orgId, ...body });
+    expect(res.status, JSON.stringify(res.json)).toBe(201);
+  }
   key = (await e2e.admin('POST', '/keys', { org_id: orgId, name: 'translation', models: ['openai/*', 'anthropic/*', 'groq/*', 'route/*'] })).json.key;
 });
 
@@ -182,7 +184,7 @@ describe('a route across formats', () => {
     expect(res.status, JSON.stringify(res.json)).toBe(201);
     const message = await anthropic().messages.create({ model: `route/${name}`, max_tokens: 20, messages: [{ role: 'user', content: 'Hello' }] });
     expect((message.content[0] as { text: string }).text).toMatch(FAKE_TEXT);
-    const event = await eventually('route event', async () => (await e2e.query('select * from audit_events where route = $1', [name]))[0]);
+    const event: Json = await eventually('route event', async () => (await e2e.query('select * from audit_events where route = $1', [name]))[0]);
     expect(event.attempts.map((a: Json) => [a.model, a.status])).toEqual([
       ['anthropic/fail-503', 503],
       ['openai/gpt-4o', 200],

@@ -93,7 +93,8 @@ function upstreamBody(parsed: ParsedRequest, target: Target, format: UpstreamFor
   let stripInjectedUsage = false;
   if (translation) {
     body = translation.request(parsed.body, ctx);
-    if (format === 'openai' || format === 'anthropic') body.model = target.upstreamModel;
+    // Gemini and Bedrock adapters move it from the body into the URL.
+    body.model = target.upstreamModel;
   } else {
     body = { ...parsed.body, model: target.upstreamModel };
   }

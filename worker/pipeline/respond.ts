@@ -44,12 +44,7 @@ export async function respond(parsed: ParsedRequest, answer: Answer, rc: Respond
     if (!translation) {
       tap = parsed.format === 'anthropic' ? createMessagesStreamTap(logContext) : createChatStreamTap(answer.stripInjectedUsage, logContext);
     } else {
-      const decoder = decoderFor(answer.target.adapter, logContext);
-      if (!decoder) {
-        await res.body.cancel().catch(() => undefined);
-        throw new GatewayError('internal', 'The gateway cannot read this provider\'s stream.', { reason: `no decoder for ${answer.target.adapter.framing}` });
-      }
-      tap = createTranslatingTap(decoder, translation.stream(answer.translateContext), parsed.format, logContext);
+      tap = createTranslatingTap(decoderFor(answer.target.adapter, logContext), translation.stream(answer.translateContext), parsed.format, logContext);
     }
     return new Response(tapStream(res.body, tap, exchange, res.status, parsed.format, requestId), { status: res.status, headers });
   }

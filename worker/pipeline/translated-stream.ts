@@ -8,6 +8,7 @@
 import { log } from '../../lib/log';
 import { parseJsonObject, SseParser, type SseItem } from '../formats/sse';
 import type { StreamTap } from '../formats/types';
+import { awsEventStreamDecoder } from '../providers/bedrock/eventstream';
 import type { ProviderAdapter } from '../providers/types';
 import { doneEvent, isDone } from '../translate/support';
 import type { StreamTranslator, WireEvent } from '../translate/types';
@@ -42,16 +43,8 @@ export function sseDecoder(context: Record<string, unknown>): FrameDecoder {
   return { push: (chunk) => events(parser.push(chunk)), end: () => events(parser.finish()) };
 }
 
-/** AWS event-stream decoding is supplied with the Bedrock provider; until then such a stream is refused. */
-let awsEventStreamDecoder: ((context: Record<string, unknown>) => FrameDecoder) | null = null;
-
-export function registerAwsEventStreamDecoder(factory: (context: Record<string, unknown>) => FrameDecoder): void {
-  awsEventStreamDecoder = factory;
-}
-
-export function decoderFor(adapter: ProviderAdapter, context: Record<string, unknown>): FrameDecoder | null {
-  if (adapter.framing === 'sse') return sseDecoder(context);
-  return awsEventStreamDecoder ? awsEventStreamDecoder(context) : null;
+export function decoderFor(adapter: ProviderAdapter, context: Record<string, unknown>): FrameDecoder {
+  return adapter.framing === 'sse' ? sseDecoder(context) : awsEventStreamDecoder(context);
 }
 
 const encoder = new TextEncoder();

@@ -8,6 +8,8 @@ import type { UpstreamFormat } from '../../lib/providers/catalog';
 import type { ClientFormat } from '../pipeline/types';
 import { anthropicOpenai } from './anthropic-openai';
 import { openaiAnthropic } from './openai-anthropic';
+import { openaiBedrock } from './openai-bedrock';
+import { openaiGemini } from './openai-gemini';
 import { doneEvent } from './support';
 import type { StreamTranslator, TranslateContext, Translation, WireEvent } from './types';
 
@@ -17,6 +19,8 @@ type Pairing = `${ClientFormat}-${UpstreamFormat}`;
 const PAIRINGS: ReadonlyMap<Pairing, Translation> = new Map<Pairing, Translation>([
   ['openai-anthropic', openaiAnthropic],
   ['anthropic-openai', anthropicOpenai],
+  ['openai-gemini', openaiGemini],
+  ['openai-bedrock', openaiBedrock],
 ]);
 
 /** `outer` turns hub (OpenAI) into the client's format; `inner` turns the upstream's into the hub. */
