@@ -9,18 +9,23 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FAKE_AWS, FAKE_BEDROCK_USAGE, fakeBedrockSecret, startFakeBedrock } from '../support/fake-bedrock';
+import { FAKE_GEMINI_KEY, FAKE_GEMINI_USAGE, startFakeGemini } from '../support/fake-gemini';
+import type { FakeProvider } from '../support/fake-providers';
 import { FAKE_USAGE } from '../support/fake-providers';
 import { startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream';
 import { eventually, startE2E, type E2E, type Json } from './stack-fixture';
 
 let e2e: E2E;
 let scripted: ScriptedUpstream;
+let gemini: FakeProvider;
+let bedrock: FakeProvider;
 let orgId: string;
 let key: string;
 
 const openai = () => new OpenAI({ baseURL: `${e2e.stack.gatewayUrl}/v1`, apiKey: key, maxRetries: 0 });
 const anthropic = () => new Anthropic({ baseURL: e2e.stack.gatewayUrl, apiKey: key, maxRetries: 0 });
-const FAKE_TEXT = /Hello/;
+const FAKE_TEXT = /quick brown fox/;
 
 async function latestEvent(model: string): Promise<Json> {
   return eventually(`event for ${model}`, async () => (await e2e.query('select * from audit_events where model = $1 order by started_at desc', [model]))[0]);
@@ -28,22 +33,28 @@ async function latestEvent(model: string): Promise<Json> {
 
 beforeAll(async () => {
   scripted = await startScriptedUpstream();
+  gemini = await startFakeGemini();
+  bedrock = await startFakeBedrock();
   e2e = await startE2E();
   orgId = (await e2e.admin('POST', '/orgs', { name: `translation ${Date.now()}` })).json.id;
   for (const body of [
     { provider: 'openai', name: 'fake openai', secret: 'sk-translate-openai-0000', base_url: `${e2e.openai.url}/v1` },
     { provider: 'anthropic', name: 'fake anthropic', secret: 'sk-ant-translate-0000', base_url: e2e.anthropic.url },
     { provider: 'groq', name: 'scripted groq', secret: 'gsk-translate-0000', base_url: `${scripted.url}/v1` },
+    { provider: 'gemini', name: 'fake gemini', secret: FAKE_GEMINI_KEY, base_url: `${gemini.url}/v1beta` },
+    { provider: 'bedrock', name: 'fake bedrock', secret: fakeBedrockSecret(FAKE_AWS), base_url: bedrock.url },
   ]) {
     const res = await e2e.admin('POST', '/provider-keys', { org_id: orgId, ...body });
     expect(res.status, JSON.stringify(res.json)).toBe(201);
   }
-  key = (await e2e.admin('POST', '/keys', { org_id: orgId, name: 'translation', models: ['openai/*', 'anthropic/*', 'groq/*', 'route/*'] })).json.key;
+  key = (await e2e.admin('POST', '/keys', { org_id: orgId, name: 'translation', models: ['openai/*', 'anthropic/*', 'groq/*', 'gemini/*', 'bedrock/*', 'route/*'] })).json.key;
 });
 
 afterAll(async () => {
   await e2e?.close();
   await scripted?.close();
+  await gemini?.close();
+  await bedrock?.close();
 });
 
 describe('the openai SDK calling anthropic/… models', () => {
@@ -174,6 +185,47 @@ describe('@anthropic-ai/sdk calling openai/… models', () => {
       .messages.create({ model: 'openai/fail-429', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.RateLimitError);
+  });
+});
+
+describe('Gemini and Bedrock through the hub', () => {
+  it('the openai SDK streams from gemini/…: the key went as x-goog-api-key, usage with reasoning tokens reached the event', async () => {
+    const before = gemini.received.length;
+    // The fake thinks (and reports thoughtsTokenCount) for models named thinking-….
+    const stream = await openai().chat.completions.create({ model: 'gemini/thinking-2.5-flash', messages: [{ role: 'user', content: 'Hello' }], stream: true });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    expect(text).toMatch(FAKE_TEXT);
+    const got = gemini.received[before]!;
+    expect(got.path).toBe('/v1beta/models/thinking-2.5-flash:streamGenerateContent?alt=sse');
+    expect(got.headers['x-goog-api-key']).toBe(FAKE_GEMINI_KEY);
+    const event = await latestEvent('gemini/thinking-2.5-flash');
+    expect(event).toMatchObject({ provider: 'gemini', status: 200, error_type: null, input_tokens: FAKE_GEMINI_USAGE.promptTokenCount });
+    expect(event.reasoning_tokens).toBe(FAKE_GEMINI_USAGE.thoughtsTokenCount);
+  });
+
+  it('@anthropic-ai/sdk reaches gemini/… through two translators chained', async () => {
+    const final = await anthropic().messages.stream({ model: 'gemini/gemini-2.5-pro', max_tokens: 64, messages: [{ role: 'user', content: 'Hello' }] }).finalMessage();
+    expect((final.content[0] as { text: string }).text).toMatch(FAKE_TEXT);
+    expect(final.stop_reason).toBe('end_turn');
+  });
+
+  it('the openai SDK calls bedrock/…, signed with SigV4 (the fake verifies it), streamed as AWS event-stream and not', async () => {
+    const model = 'bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0';
+    const whole = await openai().chat.completions.create({ model, messages: [{ role: 'user', content: 'Hello' }] });
+    expect(whole.choices[0]!.message.content).toMatch(FAKE_TEXT);
+    const stream = await openai().chat.completions.create({ model, messages: [{ role: 'user', content: 'Hello' }], stream: true, stream_options: { include_usage: true } });
+    let text = '';
+    let usage: Json = null;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? '';
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(text).toMatch(FAKE_TEXT);
+    expect(usage?.completion_tokens).toBe(FAKE_BEDROCK_USAGE.outputTokens);
+    expect(String(bedrock.received.at(-1)!.headers.authorization)).toMatch(/^AWS4-HMAC-SHA256 Credential=/);
+    const event = await latestEvent(model);
+    expect(event).toMatchObject({ provider: 'bedrock', status: 200, stream: true, error_type: null, output_tokens: FAKE_BEDROCK_USAGE.outputTokens });
   });
 });
 

@@ -62,6 +62,12 @@ export async function respond(parsed: ParsedRequest, answer: Answer, rc: Respond
     });
   }
   const translated = translation.response(json, answer.translateContext);
-  exchange.settle(res.status, null, usageReader(parsed)(translated));
+  // Usage as near the upstream as a reader exists: its own body for OpenAI and Anthropic (Anthropic's
+  // cache writes have no OpenAI field), else the translated body in the client's format.
+  const usage =
+    answer.upstreamFormat === 'anthropic' ? usageFromMessage(json)
+    : answer.upstreamFormat === 'openai' ? usageFromChatCompletion(json)
+    : usageReader(parsed)(translated);
+  exchange.settle(res.status, null, usage);
   return new Response(JSON.stringify(translated), { status: res.status, headers });
 }
