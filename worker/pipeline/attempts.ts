@@ -5,10 +5,12 @@
  * byte reaches the client: once an attempt answers 2xx, the answer is the client's, whatever
  * follows.
  *
- * What is tried again: a connection error, a timeout, 429 and 5xx. Nothing else (a 400 is the
- * request's fault and would fail anywhere). A fallback to another target goes at once; the same
- * target again waits an exponential backoff with jitter, or its `Retry-After` when longer. A target
- * asking to wait longer than `MAX_RETRY_AFTER_MS` is not tried again.
+ * What is tried again: a connection error, a timeout, 429 and 5xx. A 401, 403 or 404 is about that
+ * target (its key, its model): the next target is tried, never the same one again. Any other 4xx
+ * is the request's own fault and would fail anywhere: it ends the request. A fallback to another
+ * target goes at once; the same target again waits an exponential backoff with jitter, or its
+ * `Retry-After` when longer. A target asking to wait longer than `MAX_RETRY_AFTER_MS` is not tried
+ * again (decision 0012).
  */
 import type { UpstreamFormat } from '../../lib/providers/catalog';
 import { asGatewayError, GatewayError } from '../../lib/errors';
