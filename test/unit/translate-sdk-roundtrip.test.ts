@@ -70,7 +70,6 @@ describe('@anthropic-ai/sdk → OpenAI model', () => {
     const params: Anthropic.MessageCreateParamsNonStreaming = {
       model: 'openai/gpt-4.1',
       max_tokens: 8192,
-      temperature: 1,
       system: [
         { type: 'text', text: 'You are a coding agent.' },
         { type: 'text', text: 'Project instructions…', cache_control: { type: 'ephemeral' } },
