@@ -4,6 +4,7 @@
  */
 import type * as z from 'zod/mini';
 import { GatewayError, invalidField } from '../../lib/errors';
+import { redactSecret } from '../redact';
 import type { WireEvent } from './types';
 
 interface Issue {
@@ -70,7 +71,11 @@ export const DONE_EVENT_NAME = '[DONE]';
 export const doneEvent = (): WireEvent => ({ event: DONE_EVENT_NAME, data: {} });
 export const isDone = (ev: WireEvent): boolean => ev.event === DONE_EVENT_NAME;
 
-/** Error message text from an upstream, as a bounded string (never an object dump). */
+/**
+ * Error message text from an upstream, as a bounded string (never an object dump), with anything
+ * key-shaped removed (OpenAI's 401 names a masked key). Translators never see the provider key, so
+ * the pipeline still redacts the key's own fragments (`redactSecret` with the key) on what it sends.
+ */
 export function errorMessage(v: unknown, fallback: string): string {
-  return typeof v === 'string' && v.length > 0 ? v.slice(0, 2000) : fallback;
+  return typeof v === 'string' && v.length > 0 ? redactSecret(v.slice(0, 2000), null) : fallback;
 }

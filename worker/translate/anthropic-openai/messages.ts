@@ -1,7 +1,8 @@
 /**
  * Anthropic `system` and `messages` → Chat Completions messages.
  *
- * - `system` becomes one leading `system` message.
+ * - `system` becomes one leading `system` message; a `system` message among the others (API version
+ *   2026-10-21) stays where it is.
  * - A user turn's `tool_result` blocks become `tool` messages, all of them ahead of the turn's
  *   other content (OpenAI wants tool messages right after the assistant's `tool_calls`). A tool
  *   result's `is_error` has no OpenAI form: the result's text (the error) is sent as it is.
@@ -74,7 +75,10 @@ export function toChatMessages(req: MessagesRequest): ChatMessage[] {
   }
   req.messages.forEach((msg, i) => {
     const at = `messages.${i}`;
-    if (msg.role === 'user') out.push(...userMessages(msg, at));
+    if (msg.role === 'system') {
+      const content = typeof msg.content === 'string' ? msg.content : textContent(msg.content.map((b) => ({ type: 'text', text: b.text })));
+      out.push({ role: 'system', content });
+    } else if (msg.role === 'user') out.push(...userMessages(msg, at));
     else out.push(assistantMessage(msg, at));
   });
   return out;

@@ -39,10 +39,11 @@ export const blockSchema = z.discriminatedUnion(
 );
 export type Block = z.infer<typeof blockSchema>;
 
-const messageSchema = z.object({
-  role: z.enum(['user', 'assistant'], { error: "must be 'user' or 'assistant'" }),
-  content: z.union([text, z.array(blockSchema)], { error: 'must be a string or an array of content blocks' }),
-});
+const messageSchema = z.discriminatedUnion('role', [
+  z.object({ role: z.enum(['user', 'assistant']), content: z.union([text, z.array(blockSchema)], { error: 'must be a string or an array of content blocks' }) }),
+  // API version 2026-10-21 allows system messages among the others.
+  z.object({ role: z.literal('system'), content: z.union([text, z.array(textBlockSchema)], { error: 'must be a string or an array of text blocks' }) }),
+], { error: "must be 'user', 'assistant' or 'system'" });
 export type AnthropicMessage = z.infer<typeof messageSchema>;
 
 const toolSchema = z.looseObject({
@@ -72,5 +73,9 @@ export const messagesRequestSchema = z.looseObject({
   tool_choice: z.optional(toolChoiceSchema),
   metadata: z.optional(z.object({ user_id: z.nullish(text) })),
   thinking: z.optional(z.looseObject({ type: z.string() })),
+  output_config: z.nullish(z.object({
+    effort: z.nullish(z.enum(['low', 'medium', 'high', 'xhigh', 'max'])),
+    format: z.nullish(z.object({ type: z.literal('json_schema'), schema: z.record(z.string(), z.unknown()) })),
+  })),
 });
 export type MessagesRequest = z.infer<typeof messagesRequestSchema>;

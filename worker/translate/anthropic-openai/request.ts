@@ -36,6 +36,21 @@ function toolChoice(req: MessagesRequest, out: Record<string, unknown>): void {
   if (choice.type !== 'none' && choice.disable_parallel_tool_use === true) out.parallel_tool_calls = false;
 }
 
+/**
+ * `output_config`: a JSON schema for the answer → OpenAI's strict `json_schema` response format (both
+ * promise output that matches it); effort → `reasoning_effort` where OpenAI has the same level.
+ */
+function outputConfig(req: MessagesRequest, out: Record<string, unknown>): void {
+  const config = req.output_config;
+  if (!config) return;
+  if (config.format) out.response_format = { type: 'json_schema', json_schema: { name: 'output', schema: config.format.schema, strict: true } };
+  if (config.effort == null) return;
+  if (config.effort !== 'low' && config.effort !== 'medium' && config.effort !== 'high') {
+    throw unsupported('output_config.effort', `effort '${config.effort}' has no OpenAI equivalent; use low, medium or high`);
+  }
+  out.reasoning_effort = config.effort;
+}
+
 export const request: RequestTranslator = (body, ctx) => {
   const req = parseClient(messagesRequestSchema, body);
   refuseUnsupportedParams(body);
@@ -54,6 +69,7 @@ export const request: RequestTranslator = (body, ctx) => {
   if (t) out.tools = t;
   toolChoice(req, out);
   if (req.metadata?.user_id != null) out.user = req.metadata.user_id;
+  outputConfig(req, out);
   if (req.stream === true) {
     out.stream = true;
     out.stream_options = { include_usage: true };
