@@ -98,6 +98,13 @@ describe('the translated stream tap', () => {
     expect(tap.usage().output_tokens).toBe(2);
   });
 
+  it('drops an event cut off by the end of the stream, as the SSE spec says', () => {
+    const tap = createTranslatingTap(sseDecoder({}), upper(), 'anthropic', {});
+    tap.push(enc.encode('data: {"text":"whole"}\n\ndata: {"text":"half"}\n'));
+    const tail = tap.finish().map((b) => dec.decode(b)).join('');
+    expect(tail).toBe('');
+  });
+
   it('ends an OpenAI-format stream with [DONE] only when it completed', () => {
     const complete = createTranslatingTap(sseDecoder({}), upper(), 'openai', {});
     complete.push(enc.encode('data: {"text":"x","finish":true}\n\n'));

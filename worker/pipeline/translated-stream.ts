@@ -30,7 +30,8 @@ export function sseDecoder(context: Record<string, unknown>): FrameDecoder {
   const events = (items: SseItem[]): WireEvent[] => {
     const out: WireEvent[] = [];
     for (const item of items) {
-      if (item.kind !== 'event' || !item.event.hasData || item.event.data === null) continue;
+      // An event cut off by the end of the stream is discarded, as the SSE spec says (WHATWG §9.2.6).
+      if (item.kind !== 'event' || !item.event.terminated || !item.event.hasData || item.event.data === null) continue;
       if (item.event.data.trim() === '[DONE]') {
         out.push(doneEvent());
         continue;
