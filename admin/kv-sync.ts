@@ -4,7 +4,8 @@
  */
 import { and, desc, eq, isNull } from 'drizzle-orm';
 import type { Queryable } from './db/client';
-import { orgs, providerKeys, users, virtualKeys } from './db/schema';
+import { orgs, providerKeys, routes, users, virtualKeys } from './db/schema';
+import { toRouteRecord } from './domain/routes';
 import { kvKeys, virtualKeyRecordSchema, type ProviderKeyEntry, type VirtualKeyRecord } from '../lib/kv/records';
 import { hasLimits, type LimitedSubject } from '../lib/limits';
 
@@ -102,8 +103,12 @@ async function listAllKeys(kv: KVNamespace, prefix: string): Promise<string[]> {
 }
 
 /** Rewrites every KV record from Postgres and removes KV records Postgres no longer has. */
-export async function rebuildKv(kv: KVNamespace, db: Queryable): Promise<{ virtual_keys: number; provider_key_lists: number; removed: number }> {
+export async function rebuildKv(
+  kv: KVNamespace,
+  db: Queryable,
+): Promise<{ virtual_keys: number; provider_key_lists: number; routes: number; removed: number }> {
   const vkRows = await db.select().from(virtualKeys);
+  const routeRows = await db.select().from(routes);
   const pkRows = await db.select().from(providerKeys).where(isNull(providerKeys.deleted_at)).orderBy(desc(providerKeys.created_at));
   const lists = new Map<string, ProviderKeyEntry[]>();
   for (const row of pkRows) {
@@ -119,8 +124,13 @@ export async function rebuildKv(kv: KVNamespace, db: Queryable): Promise<{ virtu
     wanted.add(key);
     await kv.put(key, JSON.stringify(entries));
   }
+  for (const row of routeRows) {
+    const key = kvKeys.route(row.org_id, row.name);
+    wanted.add(key);
+    await kv.put(key, JSON.stringify(toRouteRecord(row)));
+  }
   let removed = 0;
-  for (const prefix of ['vk:', 'pk:']) {
+  for (const prefix of ['vk:', 'pk:', 'rt:']) {
     for (const name of await listAllKeys(kv, prefix)) {
       if (!wanted.has(name)) {
         await kv.delete(name);
@@ -128,5 +138,5 @@ export async function rebuildKv(kv: KVNamespace, db: Queryable): Promise<{ virtu
       }
     }
   }
-  return { virtual_keys: vkRows.length, provider_key_lists: lists.size, removed };
+  return { virtual_keys: vkRows.length, provider_key_lists: lists.size, routes: routeRows.length, removed };
 }

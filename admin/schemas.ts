@@ -6,9 +6,9 @@ import { z } from 'zod';
 import { MODEL_PATTERN_RE } from '../lib/models';
 import { isValidCidr } from '../lib/net/cidr';
 import { checkUpstreamBaseUrl } from '../lib/net/host';
-import { bedrockCredentialsProblem } from '../lib/providers/bedrock-credentials';
 import { MAX_ATTEMPTS } from '../lib/audit/event';
 import { ROUTE_NAME_RE, ROUTE_STRATEGIES } from '../lib/kv/records';
+import { bedrockCredentialsProblem } from '../lib/providers/bedrock-credentials';
 import { KEYED_PROVIDERS, PROVIDERS, providerInfo } from '../lib/providers/catalog';
 
 export const uuidField = (name: string) => z.string({ error: 'is required' }).uuid(`must be a ${name} id (UUID)`);

@@ -41,6 +41,13 @@ export const ROLE_ACTION_MATRIX = {
     // "Test connection": a call through the gateway with the key (never shown); those who manage keys.
     test: ['platform_admin', 'org_admin'],
   },
+  route: {
+    list: ['platform_admin', 'org_admin', 'developer', 'auditor'],
+    read: ['platform_admin', 'org_admin', 'developer', 'auditor'],
+    create: ['platform_admin', 'org_admin'],
+    update: ['platform_admin', 'org_admin'],
+    delete: ['platform_admin', 'org_admin'],
+  },
   virtual_key: {
     list: ['platform_admin', 'org_admin', 'auditor', 'developer:own'],
     read: ['platform_admin', 'org_admin', 'auditor', 'developer:own'],

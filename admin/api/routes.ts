@@ -9,6 +9,7 @@ import { evidenceArchive, evidencePeriod } from '../evidence';
 import { createApiToken, listApiTokens, revokeApiToken } from '../domain/api-tokens';
 import { addMember, changeMemberRole, listMembers, membershipsOf, publicUser, reactivateUser, removeMember, suspendUser } from '../domain/users';
 import { listDeliveries } from '../webhooks';
+import { createRoute, deleteRoute, findRoute, listRoutes, updateRoute } from '../domain/routes';
 import { actionContext, type AdminVariables } from '../middleware';
 import { auditLogPage, auditVisibility, eventVisibility, listEvents, usageSummary } from '../queries';
 import { route, type AdminRoute } from '../route-table';
@@ -25,8 +26,10 @@ import {
   createKeySchema,
   createOrgSchema,
   createProviderKeySchema,
+  createRouteSchema,
   eventsQuerySchema,
   evidenceQuerySchema,
+  updateRouteSchema,
   listQuerySchema,
   rotateKeySchema,
   usageQuerySchema,
@@ -43,6 +46,7 @@ const userParam = (v: string | undefined) => parseWith(uuidField('user'), v);
 const providerKeyParam = (v: string | undefined) => parseWith(uuidField('provider key'), v);
 const keyParam = (v: string | undefined) => parseWith(virtualKeyIdField, v);
 const tokenParam = (v: string | undefined) => parseWith(apiTokenIdField, v);
+const routeParam = (v: string | undefined) => parseWith(uuidField('route'), v);
 
 export const API_ROUTES: AdminRoute<E>[] = [
   route('POST', '/orgs', 'org', 'create', async (c) => c.json(await actions.createOrg(actionContext(c), await parseBody(c, createOrgSchema)), 201)),
@@ -93,6 +97,14 @@ export const API_ROUTES: AdminRoute<E>[] = [
     c.json(await testProviderKeyConnection(actionContext(c), providerKeyParam(c.req.param('id'))), 200, { 'cache-control': 'no-store' }),
   ),
   route('DELETE', '/provider-keys/:id', 'provider_key', 'delete', async (c) => c.json(await actions.deleteProviderKey(actionContext(c), providerKeyParam(c.req.param('id'))))),
+
+  route('POST', '/routes', 'route', 'create', async (c) => c.json(await createRoute(actionContext(c), await parseBody(c, createRouteSchema)), 201)),
+  route('GET', '/routes', 'route', 'list', async (c) => c.json({ data: await listRoutes(actionContext(c), parseQuery(c, listQuerySchema).org_id) })),
+  route('GET', '/routes/:id', 'route', 'read', async (c) => c.json(await findRoute(actionContext(c), routeParam(c.req.param('id'))))),
+  route('PATCH', '/routes/:id', 'route', 'update', async (c) =>
+    c.json(await updateRoute(actionContext(c), routeParam(c.req.param('id')), await parseBody(c, updateRouteSchema))),
+  ),
+  route('DELETE', '/routes/:id', 'route', 'delete', async (c) => c.json(await deleteRoute(actionContext(c), routeParam(c.req.param('id'))))),
 
   route('POST', '/keys', 'virtual_key', 'create', async (c) => {
     const created = await actions.createVirtualKey(actionContext(c), await parseBody(c, createKeySchema));

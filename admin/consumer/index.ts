@@ -38,8 +38,13 @@ export const DEAD_LETTER_QUEUE = 'routero-audit-dlq';
 
 export function toAuditRow(event: AuditEvent): AuditRow {
   const cost = priceEvent(event);
+  const attempts = event.attempts ?? [];
   return {
     ...event,
+    reasoning_tokens: event.reasoning_tokens ?? null,
+    route: event.route ?? null,
+    attempts,
+    attempt_count: attempts.length,
     started_at: new Date(event.started_at),
     finished_at: new Date(event.finished_at),
     latency_ms: Math.round(event.latency_ms),
@@ -74,6 +79,10 @@ export function minimalRow(row: AuditRow, receivedAt: Date): AuditRow {
     cost_usd: null,
     latency_ms: row.latency_ms,
     ttfb_ms: null,
+    reasoning_tokens: null,
+    route: null,
+    attempt_count: 0,
+    attempts: [],
   };
 }
 

@@ -7,7 +7,9 @@
 import * as z from 'zod/mini';
 import {
   AUDIT_EVENT_FIELDS,
+  auditAttemptSchema,
   auditEventSchema,
+  MAX_ATTEMPTS,
   boundCount,
   cleanAuditText,
   type AuditEvent,
@@ -19,8 +21,8 @@ export type Salvage = { ok: true; event: AuditEvent; repaired: string[] } | { ok
 
 const uuid = z.uuid();
 const storableTime = auditEventSchema.def.shape.started_at;
-const TEXT_FIELDS = ['key_id', 'provider', 'model', 'error_type'] as const;
-const COUNT_FIELDS = ['input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_write_tokens'] as const;
+const TEXT_FIELDS = ['key_id', 'provider', 'model', 'error_type', 'route'] as const;
+const COUNT_FIELDS = ['input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_write_tokens', 'reasoning_tokens'] as const;
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -88,7 +90,7 @@ export function salvageEvent(body: unknown, receivedAt: Date): Salvage {
   for (const f of COUNT_FIELDS) {
     const v = body[f];
     const bounded = typeof v === 'number' ? boundCount(v) : null;
-    if (bounded !== v && v !== null) repaired.push(f);
+    if (bounded !== v && v !== null && v !== undefined) repaired.push(f);
     event[f] = bounded;
   }
   let latency = millis(body.latency_ms);
@@ -100,6 +102,16 @@ export function salvageEvent(body: unknown, receivedAt: Date): Salvage {
   const ttfb = body.ttfb_ms === null ? null : millis(body.ttfb_ms);
   if (ttfb === null && body.ttfb_ms !== null) repaired.push('ttfb_ms');
   event.ttfb_ms = ttfb;
+  // Attempts: each one kept only whole and valid (they are metadata, checked field by field).
+  if (body.attempts !== undefined) {
+    const list = Array.isArray(body.attempts) ? body.attempts : [];
+    const kept = list.slice(0, MAX_ATTEMPTS).flatMap((a) => {
+      const p = auditAttemptSchema.safeParse(a);
+      return p.success ? [p.data] : [];
+    });
+    if (kept.length !== list.length || !Array.isArray(body.attempts)) repaired.push('attempts');
+    event.attempts = kept;
+  }
 
   const parsed = auditEventSchema.safeParse(event);
   if (!parsed.success) return { ok: false, reason: `salvage failed: ${parsed.error.issues[0]?.path.join('.')}` };

@@ -1,5 +1,6 @@
 /** Postgres schema (drizzle). Tables are described in migrations/README.md. */
 import { sql } from 'drizzle-orm';
+import type { AuditAttempt } from '../../lib/audit/event';
 import type { Limits } from '../../lib/limits';
 import { bigint, boolean, check, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
@@ -65,6 +66,26 @@ export const orgMemberships = pgTable(
     created_at: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [uniqueIndex('org_memberships_user_org_idx').on(t.user_id, t.org_id), index('org_memberships_org_idx').on(t.org_id)],
+);
+
+/**
+ * Routes: a virtual model `route/<name>` an org admin defines as ordered (`fallback`) or weighted
+ * targets; published to KV as `rt:<org id>:<name>` (lib/kv/records.ts RouteRecord).
+ */
+export const routes = pgTable(
+  'routes',
+  {
+    id: uuid('id').primaryKey(),
+    org_id: uuid('org_id').notNull().references(() => orgs.id),
+    name: text('name').notNull(),
+    strategy: text('strategy').$type<'fallback' | 'weighted'>().notNull(),
+    targets: jsonb('targets').$type<Array<{ model: string; provider_key_id: string | null; weight: number }>>().notNull(),
+    max_attempts: integer('max_attempts').notNull(),
+    timeout_ms: integer('timeout_ms'),
+    created_at: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updated_at: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('routes_org_name_idx').on(t.org_id, t.name)],
 );
 
 export const providerKeys = pgTable(
@@ -176,6 +197,14 @@ export const auditEvents = pgTable(
     cost_usd: numeric('cost_usd', { precision: 20, scale: 10 }),
     latency_ms: bigint('latency_ms', { mode: 'number' }).notNull(),
     ttfb_ms: bigint('ttfb_ms', { mode: 'number' }),
+    /** Reasoning (thinking) tokens, part of output_tokens where the provider reports them. */
+    reasoning_tokens: bigint('reasoning_tokens', { mode: 'number' }),
+    /** The route's name when the client called `route/<name>`. */
+    route: text('route'),
+    /** Upstream calls made (retries and fallbacks included); 0 when the request never reached one. */
+    attempt_count: integer('attempt_count').notNull().default(0),
+    /** Each upstream call: target, provider key id, upstream status, error type, latency (never content). */
+    attempts: jsonb('attempts').$type<AuditAttempt[]>().notNull().default(sql`'[]'::jsonb`),
     stored_at: timestamp('stored_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [

@@ -11,6 +11,7 @@ const NAV: Array<[string, string]> = [
   ['/ui', 'Overview'],
   ['/ui/keys', 'Virtual keys'],
   ['/ui/provider-keys', 'Provider keys'],
+  ['/ui/routes', 'Routes'],
   ['/ui/orgs', 'Organisations'],
   ['/ui/limits', 'Limits'],
   ['/ui/members', 'Members'],

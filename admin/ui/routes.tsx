@@ -26,6 +26,7 @@ import { ORG_ROUTES } from './pages/orgs';
 import { OVERVIEW_ROUTES } from './pages/overview';
 import { PROVIDER_KEY_ROUTES } from './pages/provider-keys';
 import { REQUEST_ROUTES } from './pages/requests';
+import { ROUTE_ROUTES } from './pages/routes';
 import { SSO_ROUTES } from './pages/sso';
 import { SCIM_TOKEN_ROUTES } from './pages/scim-tokens';
 import { sessionAuth, type UiEnv } from './session-middleware';
@@ -46,6 +47,7 @@ const PAGE_ROUTES: AdminRoute<UiEnv>[] = [
   ...OVERVIEW_ROUTES,
   ...KEY_ROUTES,
   ...PROVIDER_KEY_ROUTES,
+  ...ROUTE_ROUTES,
   ...ORG_ROUTES,
   ...LIMIT_ROUTES,
   ...MEMBER_ROUTES,

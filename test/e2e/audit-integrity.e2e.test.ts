@@ -288,7 +288,7 @@ describe('the invariant', () => {
       chat(12345),
       chat(null),
       chat('nosuchprovider/model'),
-      chat('anthropic/claude-sonnet-4-5'), // wrong endpoint for the provider
+      chat('anthropic/claude-sonnet-4-5'), // another provider's format: translated (issue 10)
       chat('openai/gpt-4o-mini', narrow.key), // outside the key's scope
       chat('mock/echo', null), // no key
       chat('mock/echo', 'rto_aaaaaaaaaaaaaaaa_' + 'A'.repeat(43)), // unknown key

@@ -26,6 +26,8 @@ export interface Script {
   contentType?: string;
   /** Milliseconds before the status line and headers are sent. */
   headersAfterMs?: number;
+  /** Extra response headers (e.g. `retry-after`). */
+  headers?: Record<string, string>;
   steps: Step[];
 }
 
@@ -41,7 +43,8 @@ export interface UpstreamConnection {
 
 export interface ScriptedUpstream {
   url: string;
-  script(model: string, script: Script): void;
+  /** A list plays one script per request, in order; the last one repeats. */
+  script(model: string, script: Script | Script[]): void;
   connections(model: string): UpstreamConnection[];
   close(): Promise<void>;
 }
@@ -84,7 +87,7 @@ function scriptByName(model: string): Script | undefined {
 }
 
 export async function startScriptedUpstream(): Promise<ScriptedUpstream> {
-  const scripts = new Map<string, Script>();
+  const scripts = new Map<string, Script[]>();
   const connections: UpstreamConnection[] = [];
 
   const server = http.createServer(async (req, res) => {
@@ -105,7 +108,8 @@ export async function startScriptedUpstream(): Promise<ScriptedUpstream> {
     connections.push(conn);
     // The response's close (not the socket's): keep-alive sockets outlive one exchange.
     res.on('close', () => (conn.closedAt ??= Date.now()));
-    const script = scripts.get(model) ?? scriptByName(model);
+    const queue = scripts.get(model);
+    const script = queue ? (queue.length > 1 ? queue.shift() : queue[0]) : scriptByName(model);
     if (!script) {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { message: `no script for model ${model}`, type: 'invalid_request_error', param: null, code: null } }));
@@ -117,6 +121,7 @@ export async function startScriptedUpstream(): Promise<ScriptedUpstream> {
       'content-type': script.contentType ?? 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
       'x-request-id': `req_scripted_${connections.length}`,
+      ...script.headers,
     });
     res.flushHeaders();
     conn.headersSentAt = Date.now();
@@ -142,7 +147,7 @@ export async function startScriptedUpstream(): Promise<ScriptedUpstream> {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    script: (model, s) => void scripts.set(model, s),
+    script: (model, s) => void scripts.set(model, Array.isArray(s) ? [...s] : [s]),
     connections: (model) => connections.filter((c) => c.model === model),
     close: () =>
       new Promise((resolve) => {

@@ -1,85 +1,76 @@
 /**
- * Golden fixtures for a translator folder (test/fixtures/translate/<pairing>/*.json). Each file is
- * one case: `direction` request | response | stream | error, an `input`, and either `expected`
- * (the translated body, or for a stream `{events, usage, outcome}`) or `expectedError` (a request
- * the translator must refuse: status and the parameter named). The expected parts were produced
- * by the translator and then read line by line against the providers' documentation; a change
- * shows up as a diff. `UPDATE_GOLDEN=1` rewrites them (review the diff before committing).
+ * Golden fixtures for the format translators (test/fixtures/translate/<client>-<upstream>/).
+ *
+ * - `<name>.json`: `{ kind: 'request' | 'response' | 'error', ctx?, cases: [...] }`, each case
+ *   `{ description, in, out }`, or `{ description, in, refused: { status, param, message } }` for a
+ *   request the translator must refuse, or `{ description, in, upstreamFault: true }` for an
+ *   upstream body it cannot read (a 502). Error cases take `in: { status, body }`.
+ * - `<name>.in.sse` + `<name>.out.json`: an upstream stream as its provider sends it, and the client
+ *   events `{ ctx?, events, usage, outcome }` the translator must produce from it.
+ *
+ * `UPDATE_GOLDEN=1` rewrites the `out` members from the translators' current output: review the diff
+ * before committing it, as the fixtures are the specification.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { expect, it } from 'vitest';
-import { GatewayError } from '../../lib/errors';
-import type { TranslateContext, Translation, WireEvent } from '../../worker/translate/types';
-import { openaiSchemaErrors } from './openai-spec';
+import fs from 'node:fs';
+import path from 'node:path';
+import { SseParser } from '../../worker/formats/sse';
+import { doneEvent, isDone } from '../../worker/translate/support';
+import type { TranslateContext, WireEvent } from '../../worker/translate/types';
 
-export const GOLDEN_CTX: TranslateContext = { clientModel: 'provider/model-x', upstreamModel: 'model-x', requestId: 'req-0001', now: 1_764_300_000 };
+export const FIXTURES = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', 'fixtures', 'translate');
+export const UPDATE = process.env.UPDATE_GOLDEN === '1';
 
-interface Fixture {
+export interface GoldenCase {
   description: string;
-  direction: 'request' | 'response' | 'stream' | 'error';
-  ctx?: Record<string, unknown>;
-  status?: number;
-  input: unknown;
-  expected?: unknown;
-  expectedError?: { status: number; param: string | null };
+  in: unknown;
+  out?: unknown;
+  refused?: { status: number; param: string | null; message: string } | null;
+  upstreamFault?: boolean;
+}
+export interface GoldenFile {
+  kind: 'request' | 'response' | 'error';
+  ctx?: Partial<TranslateContext>;
+  cases: GoldenCase[];
+}
+export interface StreamGolden {
+  ctx?: Partial<TranslateContext>;
+  events: WireEvent[];
+  usage: unknown;
+  outcome: unknown;
 }
 
-function run(t: Translation, f: Fixture): unknown {
-  const ctx = { ...GOLDEN_CTX, ...f.ctx } as TranslateContext;
-  switch (f.direction) {
-    case 'request':
-      return t.request(f.input as Record<string, unknown>, ctx);
-    case 'response':
-      return t.response(f.input as Record<string, unknown>, ctx);
-    case 'error':
-      return t.error(f.status ?? 500, f.input, ctx);
-    case 'stream': {
-      const s = t.stream(ctx);
-      const events: WireEvent[] = [];
-      for (const e of f.input as WireEvent[]) events.push(...s.push(e));
-      events.push(...s.end());
-      return { events, usage: s.usage(), outcome: s.outcome() };
-    }
-  }
+export function listFixtures(pair: string, suffix: string): string[] {
+  return fs.readdirSync(path.join(FIXTURES, pair)).filter((f) => f.endsWith(suffix)).sort();
 }
 
-export function goldenCases(pairing: string, translation: Translation): void {
-  const dir = new URL(`../fixtures/translate/${pairing}/`, import.meta.url);
-  const files = readdirSync(dir).filter((n) => n.endsWith('.json')).sort();
-  it(`has fixtures for ${pairing}`, () => expect(files.length).toBeGreaterThan(10));
-  for (const name of files) {
-    const path = new URL(name, dir);
-    const f = JSON.parse(readFileSync(path, 'utf8')) as Fixture;
-    it(`${f.direction}: ${name.replace(/\.json$/, '')} — ${f.description}`, () => {
-      if (f.expectedError) {
-        let thrown: unknown;
-        try {
-          run(translation, f);
-        } catch (e) {
-          thrown = e;
-        }
-        expect(thrown).toBeInstanceOf(GatewayError);
-        const err = thrown as GatewayError;
-        expect({ status: err.status, param: err.param }).toEqual(f.expectedError);
-        expect(err.message).toMatch(/\S/);
-        return;
-      }
-      const actual = JSON.parse(JSON.stringify(run(translation, f))) as unknown;
-      if (process.env.UPDATE_GOLDEN === '1') {
-        writeFileSync(path, `${JSON.stringify({ ...f, expected: actual }, null, 2)}\n`);
-        return;
-      }
-      expect(f.expected, 'fixture has no expected output: run with UPDATE_GOLDEN=1 and review').toBeDefined();
-      expect(actual).toEqual(f.expected);
-      // The OpenAI side of every case is checked against OpenAI's published schema as well.
-      if (f.direction === 'request') expect(openaiSchemaErrors('CreateChatCompletionRequest', f.input)).toEqual([]);
-      if (f.direction === 'response') expect(openaiSchemaErrors('CreateChatCompletionResponse', actual)).toEqual([]);
-      if (f.direction === 'error') expect(openaiSchemaErrors('ErrorResponse', actual)).toEqual([]);
-      if (f.direction === 'stream') {
-        for (const e of (actual as { events: WireEvent[] }).events) {
-          expect(openaiSchemaErrors('data' in e && 'error' in e.data ? 'ErrorResponse' : 'CreateChatCompletionStreamResponse', e.data)).toEqual([]);
-        }
-      }
-    });
+export function readJson<T>(pair: string, file: string): T {
+  return JSON.parse(fs.readFileSync(path.join(FIXTURES, pair, file), 'utf8')) as T;
+}
+
+export function writeJson(pair: string, file: string, value: unknown): void {
+  fs.writeFileSync(path.join(FIXTURES, pair, file), `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * SSE text → the `WireEvent`s a pipeline's decoder hands a translator: terminated events with data,
+ * the `event:` name (null without one), the JSON payload, and OpenAI's `data: [DONE]` as
+ * `doneEvent()`. An event cut off by the end of the stream is discarded, as the SSE spec says.
+ */
+export function decodeSse(text: string): WireEvent[] {
+  const parser = new SseParser();
+  const items = [...parser.push(new TextEncoder().encode(text)), ...parser.finish()];
+  const out: WireEvent[] = [];
+  for (const item of items) {
+    if (item.kind !== 'event' || !item.event.terminated || !item.event.hasData || item.event.data === null) continue;
+    if (item.event.data.trim() === '[DONE]') out.push(doneEvent());
+    else out.push({ event: item.event.type, data: JSON.parse(item.event.data) as Record<string, unknown> });
   }
+  return out;
+}
+
+/** Client events → SSE text, as the pipeline would write them (`[DONE]` as OpenAI writes it). */
+export function encodeSse(events: WireEvent[]): string {
+  return events
+    .map((e) => (isDone(e) ? 'data: [DONE]\n\n' : `${e.event ? `event: ${e.event}\n` : ''}data: ${JSON.stringify(e.data)}\n\n`))
+    .join('');
 }

@@ -52,6 +52,23 @@ describe('salvaging events that fail the schema', () => {
     expect(q).toMatchObject({ model: '<object>', unknown_fields: ['messages'] });
   });
 
+  it('keeps each valid attempt of a routed request and drops an attempt that carries anything else', () => {
+    const good = { model: 'openai/gpt-4o', provider: 'openai', provider_key_id: null, status: 503, error_type: 'upstream_error', latency_ms: 12 };
+    const s = salvageEvent(body({ route: 'prod', reasoning_tokens: 5, attempts: [good, { ...good, content: 'SECRET-PROMPT' }], model: 'x\u0000' }), at);
+    expect(s.ok).toBe(true);
+    if (!s.ok) return;
+    expect(s.event.attempts).toEqual([good]);
+    expect(s.repaired).toContain('attempts');
+    expect(JSON.stringify(s.event)).not.toContain('SECRET-PROMPT');
+    const row = toAuditRow(s.event);
+    expect(row).toMatchObject({ route: 'prod', reasoning_tokens: 5, attempt_count: 1 });
+  });
+
+  it('stores an event from a gateway that predates routing with no attempts', () => {
+    const row = toAuditRow(auditEventSchema.parse(body({})));
+    expect(row).toMatchObject({ route: null, reasoning_tokens: null, attempt_count: 0, attempts: [] });
+  });
+
   it('gives up only without the facts a row needs', () => {
     expect(salvageEvent('not an object', at)).toMatchObject({ ok: false });
     expect(salvageEvent(body({ id: 'x', request_id: 'y' }), at)).toMatchObject({ ok: false, reason: 'no usable event id' });

@@ -5,7 +5,7 @@
  */
 import { describe } from 'vitest';
 import { openaiBedrock } from '../../worker/translate/openai-bedrock';
-import { goldenCases } from '../support/translate-golden';
+import { goldenCases } from '../support/translate-golden-cases';
 
 describe('openai-bedrock golden fixtures', () => {
   goldenCases('openai-bedrock', openaiBedrock);

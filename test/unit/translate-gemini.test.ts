@@ -4,7 +4,7 @@
  */
 import { describe } from 'vitest';
 import { openaiGemini } from '../../worker/translate/openai-gemini';
-import { goldenCases } from '../support/translate-golden';
+import { goldenCases } from '../support/translate-golden-cases';
 
 describe('openai-gemini golden fixtures', () => {
   goldenCases('openai-gemini', openaiGemini);

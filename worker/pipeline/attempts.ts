@@ -5,10 +5,12 @@
  * byte reaches the client: once an attempt answers 2xx, the answer is the client's, whatever
  * follows.
  *
- * What is tried again: a connection error, a timeout, 429 and 5xx. Nothing else (a 400 is the
- * request's fault and would fail anywhere). A fallback to another target goes at once; the same
- * target again waits an exponential backoff with jitter, or its `Retry-After` when longer. A target
- * asking to wait longer than `MAX_RETRY_AFTER_MS` is not tried again.
+ * What is tried again: a connection error, a timeout, 429 and 5xx. A 401, 403 or 404 is about that
+ * target (its key, its model): the next target is tried, never the same one again. Any other 4xx
+ * is the request's own fault and would fail anywhere: it ends the request. A fallback to another
+ * target goes at once; the same target again waits an exponential backoff with jitter, or its
+ * `Retry-After` when longer. A target asking to wait longer than `MAX_RETRY_AFTER_MS` is not tried
+ * again (decision 0012).
  */
 import type { UpstreamFormat } from '../../lib/providers/catalog';
 import { asGatewayError, GatewayError } from '../../lib/errors';
@@ -68,7 +70,9 @@ export function retryAfterMs(headers: Headers, now = Date.now()): number | null 
   if (ms !== null && /^\d{1,9}$/.test(ms.trim())) return Number(ms.trim());
   const value = headers.get('retry-after')?.trim();
   if (!value) return null;
-  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  if (/^\d{1,9}$/.test(value)) return Number(value) * 1000;
+  // An HTTP date names its weekday and month (RFC 9110 §5.6.7); anything else ("-1", "soon") is unreadable.
+  if (value.length > 64 || !/^[A-Za-z]{3}, /.test(value)) return null;
   const date = Date.parse(value);
   return Number.isFinite(date) ? Math.max(0, date - now) : null;
 }
@@ -121,6 +125,7 @@ async function attempt(deps: AttemptDeps, parsed: ParsedRequest, target: Target,
     upstreamModel: target.upstreamModel,
     requestId: deps.requestId,
     now: Math.floor(Date.now() / 1000),
+    // An OpenAI client's own choice: usage in its stream only when it asked (decision 0019).
     includeUsage: parsed.format === 'openai' && parsed.body.stream_options?.include_usage === true,
   };
   const { body, stripInjectedUsage } = upstreamBody(parsed, target, upstreamFormat, translation, translateContext);

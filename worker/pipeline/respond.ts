@@ -44,12 +44,7 @@ export async function respond(parsed: ParsedRequest, answer: Answer, rc: Respond
     if (!translation) {
       tap = parsed.format === 'anthropic' ? createMessagesStreamTap(logContext) : createChatStreamTap(answer.stripInjectedUsage, logContext);
     } else {
-      const decoder = decoderFor(answer.target.adapter, logContext);
-      if (!decoder) {
-        await res.body.cancel().catch(() => undefined);
-        throw new GatewayError('internal', 'The gateway cannot read this provider\'s stream.', { reason: `no decoder for ${answer.target.adapter.framing}` });
-      }
-      tap = createTranslatingTap(decoder, translation.stream(answer.translateContext), parsed.format, logContext);
+      tap = createTranslatingTap(decoderFor(answer.target.adapter, logContext), translation.stream(answer.translateContext), parsed.format, logContext);
     }
     return new Response(tapStream(res.body, tap, exchange, res.status, parsed.format, requestId), { status: res.status, headers });
   }
@@ -67,6 +62,12 @@ export async function respond(parsed: ParsedRequest, answer: Answer, rc: Respond
     });
   }
   const translated = translation.response(json, answer.translateContext);
-  exchange.settle(res.status, null, usageReader(parsed)(translated));
+  // Usage as near the upstream as a reader exists: its own body for OpenAI and Anthropic (Anthropic's
+  // cache writes have no OpenAI field), else the translated body in the client's format.
+  const usage =
+    answer.upstreamFormat === 'anthropic' ? usageFromMessage(json)
+    : answer.upstreamFormat === 'openai' ? usageFromChatCompletion(json)
+    : usageReader(parsed)(translated);
+  exchange.settle(res.status, null, usage);
   return new Response(JSON.stringify(translated), { status: res.status, headers });
 }

@@ -8,7 +8,9 @@
 import { log } from '../../lib/log';
 import { parseJsonObject, SseParser, type SseItem } from '../formats/sse';
 import type { StreamTap } from '../formats/types';
+import { awsEventStreamDecoder } from '../providers/bedrock/eventstream';
 import type { ProviderAdapter } from '../providers/types';
+import { doneEvent, isDone } from '../translate/support';
 import type { StreamTranslator, WireEvent } from '../translate/types';
 import type { ClientFormat } from './types';
 
@@ -19,16 +21,21 @@ export interface FrameDecoder {
 }
 
 /**
- * SSE framing: each event with JSON data becomes a WireEvent. Data that is not a JSON object
- * (OpenAI's `[DONE]` sentinel, comments, keep-alives) carries no content and is not passed on; the
- * translator tells completion from the events themselves (a finish reason, `message_stop`).
+ * SSE framing: each event with JSON data becomes a WireEvent; OpenAI's `data: [DONE]` becomes
+ * `doneEvent()` (decision 0019: a translator needs it to know the stream is complete). Other data
+ * that is not a JSON object (keep-alives) carries nothing and is not passed on.
  */
 export function sseDecoder(context: Record<string, unknown>): FrameDecoder {
   const parser = new SseParser(undefined, context);
   const events = (items: SseItem[]): WireEvent[] => {
     const out: WireEvent[] = [];
     for (const item of items) {
-      if (item.kind !== 'event' || !item.event.hasData || item.event.data === null) continue;
+      // An event cut off by the end of the stream is discarded, as the SSE spec says (WHATWG §9.2.6).
+      if (item.kind !== 'event' || !item.event.terminated || !item.event.hasData || item.event.data === null) continue;
+      if (item.event.data.trim() === '[DONE]') {
+        out.push(doneEvent());
+        continue;
+      }
       const data = parseJsonObject(item.event.data);
       if (data) out.push({ event: item.event.type, data });
     }
@@ -37,22 +44,15 @@ export function sseDecoder(context: Record<string, unknown>): FrameDecoder {
   return { push: (chunk) => events(parser.push(chunk)), end: () => events(parser.finish()) };
 }
 
-/** AWS event-stream decoding is supplied with the Bedrock provider; until then such a stream is refused. */
-let awsEventStreamDecoder: ((context: Record<string, unknown>) => FrameDecoder) | null = null;
-
-export function registerAwsEventStreamDecoder(factory: (context: Record<string, unknown>) => FrameDecoder): void {
-  awsEventStreamDecoder = factory;
-}
-
-export function decoderFor(adapter: ProviderAdapter, context: Record<string, unknown>): FrameDecoder | null {
-  if (adapter.framing === 'sse') return sseDecoder(context);
-  return awsEventStreamDecoder ? awsEventStreamDecoder(context) : null;
+export function decoderFor(adapter: ProviderAdapter, context: Record<string, unknown>): FrameDecoder {
+  return adapter.framing === 'sse' ? sseDecoder(context) : awsEventStreamDecoder(context);
 }
 
 const encoder = new TextEncoder();
 
 /** An event as the client's format frames it: Anthropic names each event, OpenAI sends data only. */
 function frame(event: WireEvent, client: ClientFormat): string {
+  if (isDone(event)) return client === 'openai' ? 'data: [DONE]\n\n' : '';
   const data = JSON.stringify(event.data);
   return client === 'anthropic' && event.event ? `event: ${event.event}\ndata: ${data}\n\n` : `data: ${data}\n\n`;
 }
@@ -63,12 +63,16 @@ export function createTranslatingTap(
   client: ClientFormat,
   context: Record<string, unknown>,
 ): StreamTap {
-  const encode = (events: WireEvent[], extra = ''): Uint8Array[] => {
+  let doneSent = false;
+  const encode = (events: WireEvent[]): string => {
     let text = '';
-    for (const e of events) text += frame(e, client);
-    text += extra;
-    return text.length > 0 ? [encoder.encode(text)] : [];
+    for (const e of events) {
+      if (isDone(e)) doneSent = true;
+      text += frame(e, client);
+    }
+    return text;
   };
+  const bytes = (text: string): Uint8Array[] => (text.length > 0 ? [encoder.encode(text)] : []);
   const translate = (events: WireEvent[]): WireEvent[] => {
     const out: WireEvent[] = [];
     for (const e of events) {
@@ -82,12 +86,13 @@ export function createTranslatingTap(
     return out;
   };
   return {
-    push: (chunk) => encode(translate(decoder.push(chunk))),
+    push: (chunk) => bytes(encode(translate(decoder.push(chunk)))),
     finish: () => {
-      const events = [...translate(decoder.end()), ...translator.end()];
-      // OpenAI streams end with the `[DONE]` sentinel, which the openai SDK waits for.
-      const done = client === 'openai' && translator.outcome().complete ? 'data: [DONE]\n\n' : '';
-      return encode(events, done);
+      let text = encode([...translate(decoder.end()), ...translator.end()]);
+      // OpenAI streams end with the `[DONE]` line, which the openai SDK waits for; only a complete
+      // stream gets it, so a cut-off one is never passed off as whole.
+      if (client === 'openai' && !doneSent && translator.outcome().complete) text += 'data: [DONE]\n\n';
+      return bytes(text);
     },
     fail: (errorEventBytes) => [errorEventBytes],
     usage: () => translator.usage(),

@@ -3,9 +3,7 @@ import { PROVIDER_CATALOG, type ProviderInfo } from '../../lib/providers/catalog
 import { anthropicProvider } from './anthropic';
 import { azureProvider } from './azure';
 import { bedrockProvider } from './bedrock/adapter';
-import { awsEventStreamDecoder } from './bedrock/eventstream';
 import { geminiProvider } from './gemini/adapter';
-import { registerAwsEventStreamDecoder } from '../pipeline/translated-stream';
 import { workersAiProvider } from './workers-ai';
 import { mockProvider } from './mock';
 import { openaiCompatibleProvider, openaiProvider } from './openai';
@@ -21,8 +19,6 @@ const SPECIFIC: ReadonlyMap<string, ProviderAdapter> = new Map([
   ['bedrock', bedrockProvider],
   ['workers-ai', workersAiProvider],
 ]);
-
-registerAwsEventStreamDecoder(awsEventStreamDecoder);
 
 function adapterFor(info: ProviderInfo): ProviderAdapter | null {
   const specific = SPECIFIC.get(info.name);

@@ -6,14 +6,19 @@
  */
 import type { UpstreamFormat } from '../../lib/providers/catalog';
 import type { ClientFormat } from '../pipeline/types';
+import { anthropicOpenai } from './anthropic-openai';
+import { openaiAnthropic } from './openai-anthropic';
 import { openaiBedrock } from './openai-bedrock';
 import { openaiGemini } from './openai-gemini';
+import { doneEvent } from './support';
 import type { StreamTranslator, TranslateContext, Translation, WireEvent } from './types';
 
 type Pairing = `${ClientFormat}-${UpstreamFormat}`;
 
 /** The translator folders present in this build; a pairing missing here is answered with a clear 400. */
 const PAIRINGS: ReadonlyMap<Pairing, Translation> = new Map<Pairing, Translation>([
+  ['openai-anthropic', openaiAnthropic],
+  ['anthropic-openai', anthropicOpenai],
   ['openai-gemini', openaiGemini],
   ['openai-bedrock', openaiBedrock],
 ]);
@@ -25,12 +30,19 @@ function chain(outer: Translation, inner: Translation): Translation {
     response: (body, ctx) => outer.response(inner.response(body, ctx), ctx),
     error: (status, body, ctx) => outer.error(status, inner.error(status, body, ctx), ctx),
     stream(ctx: TranslateContext): StreamTranslator {
-      const hub = inner.stream(ctx);
+      // The hub stream is an OpenAI stream with usage (the outer translator reads the usage chunk),
+      // and ends with `[DONE]` when complete: translators for OpenAI clients leave that marker to
+      // whoever frames the stream (decision 0019), and here that is the outer translator.
+      const hub = inner.stream({ ...ctx, includeUsage: true });
       const client = outer.stream(ctx);
       const forward = (events: WireEvent[]): WireEvent[] => events.flatMap((e) => client.push(e));
       return {
         push: (event) => forward(hub.push(event)),
-        end: () => [...forward(hub.end()), ...client.end()],
+        end: () => {
+          const tail = hub.end();
+          if (hub.outcome().complete) tail.push(doneEvent());
+          return [...forward(tail), ...client.end()];
+        },
         // The upstream's own counts, read nearest to the upstream.
         usage: () => hub.usage(),
         outcome: () => {

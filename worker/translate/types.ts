@@ -32,7 +32,11 @@ export interface TranslateContext {
   requestId: string;
   /** Seconds since the epoch, for `created` fields (passed in: translators read no clock). */
   now: number;
-  /** An OpenAI client asked for a usage chunk (`stream_options.include_usage`). */
+  /**
+   * An OpenAI Chat client streaming with `stream_options.include_usage: true`: its stream carries
+   * `"usage": null` on every chunk and ends with a usage chunk whose `choices` is empty. Unset or
+   * false: no usage in the client's stream (the translator still reads it for `usage()`).
+   */
   includeUsage?: boolean;
 }
 
