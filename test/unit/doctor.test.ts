@@ -18,14 +18,23 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const KV_ID = '3f1c9a7e5b2d4c6e8f0a1b2c3d4e5f60';
 const keks = `1:${randomBytes(32).toString('base64')}`;
+// The internal service-token pair (README "Internal service tokens"): private JWK on the admin Worker, public JWK Set on the gateway.
+const serviceKeys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const serviceKid = 'doctor-test';
 const goodSecrets = {
-  gateway: { ROUTERO_KEKS: keks, CERBOS_ACCESS_CLIENT_ID: 'abc.access', CERBOS_ACCESS_CLIENT_SECRET: randomBytes(24).toString('hex') },
+  gateway: {
+    ROUTERO_KEKS: keks,
+    INTERNAL_TOKEN_PUBLIC_KEYS: JSON.stringify({ keys: [{ ...serviceKeys.publicKey.export({ format: 'jwk' }), kid: serviceKid, alg: 'ES256', use: 'sig' }] }),
+    CERBOS_ACCESS_CLIENT_ID: 'abc.access',
+    CERBOS_ACCESS_CLIENT_SECRET: randomBytes(24).toString('hex'),
+  },
   admin: {
     MASTER_KEY: `rto_master_${randomBytes(30).toString('base64url')}`,
     ROUTERO_KEKS: keks,
     DATABASE_URL: 'postgres://u:p@ep-example.neon.tech/routero',
     SESSION_SIGNING_KEY: randomBytes(36).toString('base64'),
     EVIDENCE_SIGNING_KEY: generateKeyPairSync('ed25519').privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'),
+    INTERNAL_TOKEN_SIGNING_KEY: JSON.stringify({ ...serviceKeys.privateKey.export({ format: 'jwk' }), kid: serviceKid, alg: 'ES256' }),
     CERBOS_ACCESS_CLIENT_ID: 'abc.access',
     CERBOS_ACCESS_CLIENT_SECRET: randomBytes(24).toString('hex'),
   },
@@ -125,7 +134,7 @@ describe('npm run doctor', () => {
 
   it('warns (exit 0) when Cerbos is public without an Access token', async () => {
     const r = await doctor(productionConfigs(), {
-      gateway: { ROUTERO_KEKS: keks } as typeof goodSecrets.gateway,
+      gateway: { ROUTERO_KEKS: keks, INTERNAL_TOKEN_PUBLIC_KEYS: goodSecrets.gateway.INTERNAL_TOKEN_PUBLIC_KEYS } as typeof goodSecrets.gateway,
       admin: { ...goodSecrets.admin, CERBOS_ACCESS_CLIENT_ID: '', CERBOS_ACCESS_CLIENT_SECRET: '' },
     });
     expect(r.code).toBe(0);
