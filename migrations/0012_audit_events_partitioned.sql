@@ -29,6 +29,10 @@ CREATE TABLE "audit_events" (
 	"latency_ms" bigint NOT NULL,
 	"ttfb_ms" bigint,
 	"stored_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"reasoning_tokens" bigint,
+	"route" text,
+	"attempt_count" integer DEFAULT 0 NOT NULL,
+	"attempts" jsonb DEFAULT '[]'::jsonb NOT NULL,
 	CONSTRAINT "audit_events_pkey" PRIMARY KEY ("started_at", "id")
 ) PARTITION BY RANGE ("started_at");--> statement-breakpoint
 CREATE INDEX "audit_events_org_started_idx" ON "audit_events" USING btree ("org_id","started_at");--> statement-breakpoint
@@ -71,7 +75,8 @@ BEGIN
   END LOOP;
   DELETE FROM audit_events_default WHERE started_at < cutoff;
 END $$;--> statement-breakpoint
-INSERT INTO "audit_events" SELECT * FROM "audit_events_unpartitioned";--> statement-breakpoint
+INSERT INTO "audit_events" ("id", "request_id", "started_at", "finished_at", "org_id", "key_id", "provider", "model", "endpoint", "stream", "status", "error_type", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd", "latency_ms", "ttfb_ms", "stored_at", "reasoning_tokens", "route", "attempt_count", "attempts")
+  SELECT "id", "request_id", "started_at", "finished_at", "org_id", "key_id", "provider", "model", "endpoint", "stream", "status", "error_type", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd", "latency_ms", "ttfb_ms", "stored_at", "reasoning_tokens", "route", "attempt_count", "attempts" FROM "audit_events_unpartitioned";--> statement-breakpoint
 -- A partition for every month that has rows, and for this month and the next two.
 SELECT routero_ensure_event_partition(m) FROM (
   SELECT DISTINCT date_trunc('month', started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS m FROM "audit_events_unpartitioned"
