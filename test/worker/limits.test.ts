@@ -7,7 +7,7 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { periodEnd, periodStart, type LimitCounterRpc, type Limits } from '../../lib/limits';
 import type { Env } from '../../worker/env';
-import { harness, seedKey } from './harness';
+import { harness, seedKey, seedProviderKey } from './harness';
 import { claim } from '../support/claims';
 
 const ns = () => (env as unknown as Env).LIMITS!;
@@ -116,6 +116,20 @@ describe('gateway with limits', () => {
     expect(anthropic.json).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
     expect(h.events.map((e) => e.status)).toEqual([503, 503]);
     expect(record.id).toBeTruthy();
+  });
+
+  it(claim('spend-limits', 'every endpoint takes the same limits step: embeddings and responses fail closed too'), async () => {
+    const h = harness({ LIMITS: broken });
+    await seedProviderKey('openai', 'sk-limits-endpoints', 'http://127.0.0.1:9');
+    const { key } = await seedKey({ models: ['openai/*'], limits: [{ kind: 'key', id: crypto.randomUUID(), limits: { rpm: 10 } }] });
+    const embeddings = await h.call('/v1/embeddings', { json: { model: 'openai/text-embedding-3-small', input: 'hi' }, key });
+    expect(embeddings.res.status).toBe(503);
+    expect(embeddings.json).toMatchObject({ error: { message: expect.stringMatching(/rate-limit service is unavailable/) } });
+    const responses = await h.call('/v1/responses', { json: { model: 'openai/gpt-4o-mini', input: 'hi' }, key });
+    expect(responses.res.status).toBe(503);
+    expect(responses.json).toMatchObject({ error: { message: expect.stringMatching(/rate-limit service is unavailable/) } });
+    // Refused before any upstream call: the provider at 127.0.0.1:9 was never asked.
+    expect(h.events.map((e) => e.status)).toEqual([503, 503]);
   });
 
   it('a key without limits never touches a Durable Object', async () => {

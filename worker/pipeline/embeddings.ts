@@ -27,6 +27,7 @@ import { auditErrorType } from './attempts';
 import { checkModelName } from './parse';
 import { openTarget, sendOnce, singleTarget, type SingleDeps } from './single';
 import type { Target } from './types';
+import { reserveForRequest } from './reserve';
 
 type GatewayContext = Context<{ Bindings: Env; Variables: RequestContextVariables & KeyAuthVariables }>;
 
@@ -127,12 +128,13 @@ export function embeddingsHandler(providerKeys: ProviderKeyStore) {
     const deps: SingleDeps = { env: c.env, config, providerKeys, key: c.get('virtualKey') };
     const target = await singleTarget(deps, 'embeddings', model, EMBEDDING_PROVIDERS);
     audit.provider = target.adapter.info.name;
+    const limits = await reserveForRequest(c.env, (p) => c.executionCtx.waitUntil(p), { key: deps.key, requestId, audit, body, models: [model] });
     const ctx: TranslateContext = { clientModel: model, upstreamModel: target.upstreamModel, requestId, now: Math.floor(Date.now() / 1000) };
     const exchange = new UpstreamExchange(audit, c.req.raw.signal, config.upstreamTimeouts);
     try {
       const out = await embed(deps, audit, exchange, target, body, ctx);
       exchange.settle(200, null, out.usage);
-      return c.json(out.body, 200, { 'cache-control': 'no-store' });
+      return limits.decorate(c.json(out.body, 200, { 'cache-control': 'no-store' }));
     } catch (e) {
       if (e instanceof ClientGone) return new Response(null, { status: 499 });
       const err = asGatewayError(e);

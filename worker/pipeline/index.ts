@@ -22,7 +22,7 @@ import { authorize } from './authorize';
 import { checkModelName, parseRequest } from './parse';
 import { plan, RouteStore } from './plan';
 import { respond } from './respond';
-import { reserveLimits } from '../limits';
+import { reserveForRequest } from './reserve';
 
 type GatewayContext = Context<{ Bindings: Env; Variables: RequestContextVariables & KeyAuthVariables }>;
 
@@ -46,14 +46,13 @@ export function inferenceHandler(endpoint: Endpoint, providerKeys: ProviderKeySt
     // Limits (DESIGN §8, worker/limits): reserve after the plan is known and allowed, before any
     // upstream call; the reservation settles with the request's one outcome, whichever path ends it
     // (AuditRecorder.finish), with the usage of the model that answered.
-    const limits = await reserveLimits(c.env, {
-      subjects: key.limits ?? [],
-      keyId: key.id,
+    const limits = await reserveForRequest(c.env, (p) => c.executionCtx.waitUntil(p), {
+      key,
       requestId,
+      audit,
       body: parsed.body,
       models: planned.targets.map((t) => t.modelName),
     });
-    if (limits) audit.whenFinished((_status, usage) => c.executionCtx.waitUntil(limits.settle(usage, audit.model)));
 
     // From here on the exchange owns the call: timeouts, the client leaving, and the event.
     const exchange = new UpstreamExchange(audit, c.req.raw.signal, config.upstreamTimeouts);
@@ -68,8 +67,7 @@ export function inferenceHandler(endpoint: Endpoint, providerKeys: ProviderKeySt
         requestId,
         serverTiming: config.exposeServerTiming ? `auth;desc="${c.get('keyAuthPath')}"` : null,
       });
-      if (limits) for (const [name, value] of Object.entries(limits.headers())) res.headers.set(name, value);
-      return res;
+      return limits.decorate(res);
     } catch (e) {
       // The client is gone (its 499 is recorded): nobody reads this answer.
       if (e instanceof ClientGone) return new Response(null, { status: 499 });

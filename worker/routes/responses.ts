@@ -23,6 +23,7 @@ import { azureCall } from '../providers/azure';
 import { safeUpstreamRequestId } from '../redact';
 import { tapStream } from '../stream';
 import type { ProviderKeyStore } from '../upstream';
+import { reserveForRequest } from '../pipeline/reserve';
 
 type GatewayContext = Context<{ Bindings: Env; Variables: RequestContextVariables & KeyAuthVariables }>;
 
@@ -90,6 +91,7 @@ export function responsesHandler(providerKeys: ProviderKeyStore) {
     const deps: SingleDeps = { env: c.env, config, providerKeys, key: c.get('virtualKey') };
     const target = await singleTarget(deps, 'responses', model, RESPONSES_PROVIDERS);
     audit.provider = target.adapter.info.name;
+    const limits = await reserveForRequest(c.env, (p) => c.executionCtx.waitUntil(p), { key: deps.key, requestId, audit, body, models: [model] });
     const exchange = new UpstreamExchange(audit, c.req.raw.signal, config.upstreamTimeouts);
     try {
       const { apiKey, baseUrl } = await openTarget(deps, target);
@@ -104,13 +106,13 @@ export function responsesHandler(providerKeys: ProviderKeyStore) {
       if (upstreamId) headers.set('x-upstream-request-id', upstreamId);
       if (stream && res.body && isEventStream(res.headers.get('content-type'))) {
         const tap = createResponsesStreamTap({ request_id: requestId });
-        return new Response(tapStream(res.body, tap, exchange, res.status, 'openai', requestId), { status: res.status, headers });
+        return limits.decorate(new Response(tapStream(res.body, tap, exchange, res.status, 'openai', requestId), { status: res.status, headers }));
       }
       const text = await exchange.text(res);
       const json = parseJsonObject(text);
       if (!json) throw new GatewayError('upstream_unreachable', 'The upstream provider answered with a body that is not JSON.', { reason: `${target.adapter.info.name} responses: non-JSON body` });
       exchange.settle(res.status, null, usageFromResponse(json));
-      return new Response(text, { status: res.status, headers });
+      return limits.decorate(new Response(text, { status: res.status, headers }));
     } catch (e) {
       if (e instanceof ClientGone) return new Response(null, { status: 499 });
       const err = asGatewayError(e);
