@@ -167,7 +167,9 @@ describe('npm start', () => {
 
   it('the curl command it prints works as printed', async () => {
     const out = s.output();
-    const command = out.slice(out.indexOf('  curl '), out.indexOf('\n\nPress Ctrl-C')).trim();
+    // The launcher's own "Try it:" block (wrangler prints a curl line of its own for cron triggers).
+    const block = out.lastIndexOf('Try it:');
+    const command = out.slice(out.indexOf('  curl ', block), out.indexOf('\n\nPress Ctrl-C', block)).trim();
     const { stdout } = await run('sh', ['-c', command]);
     expect(JSON.parse(stdout)).toMatchObject({ object: 'chat.completion', choices: [{ message: { content: 'Hello from the Routero mock provider.' } }] });
   });
