@@ -116,7 +116,7 @@ export async function provisionSsoUser(
     }
     if (!user) {
       if (!login.jit) return { refused: 'no_user' as const };
-      const [inserted] = await tx.insert(users).values({ id: crypto.randomUUID(), email, display_name: login.displayName }).returning();
+      const [inserted] = await tx.insert(users).values({ id: crypto.randomUUID(), email, display_name: login.displayName, platform_admin: false }).returning();
       user = inserted ?? null;
       created = true;
     }
@@ -185,7 +185,7 @@ export function addMember(ctx: ActionContext, orgId: string, input: { email: str
   return change(ctx, { action: 'member.add', cerbosAction: 'create', resource: { kind: 'member', orgId } }, async (tx) => {
     await requireOrg(tx, orgId);
     const email = normalizeEmail(input.email);
-    const user = (await findUserByEmail(tx, email)) ?? (await tx.insert(users).values({ id: crypto.randomUUID(), email, display_name: input.display_name ?? null }).returning())[0];
+    const user = (await findUserByEmail(tx, email)) ?? (await tx.insert(users).values({ id: crypto.randomUUID(), email, display_name: input.display_name ?? null, platform_admin: false }).returning())[0];
     const inserted = await tx.insert(orgMemberships).values({ user_id: user!.id, org_id: orgId, role: input.role }).onConflictDoNothing().returning();
     if (inserted.length === 0) {
       throw new GatewayError('invalid_request', `${email} is already a member of this organisation; change their role instead.`, { param: 'email', status: 409 });

@@ -126,7 +126,7 @@ export async function createScimUser(s: ScimContext, body: unknown) {
     let userId = await claimEmail(tx, s.orgId, email, null);
     if (!userId) {
       userId = crypto.randomUUID();
-      await tx.insert(users).values({ id: userId, email, display_name: displayNameOf(input, attributes) });
+      await tx.insert(users).values({ id: userId, email, display_name: displayNameOf(input, attributes), platform_admin: false });
     }
     const [row] = await tx
       .insert(scimUsers)
