@@ -36,7 +36,8 @@ export function ssoPageHeaders(c: SsoCtx) {
 const POLICY_REFUSALS: ReadonlySet<RefusalReason> = new Set(['domain_not_allowed', 'mfa_required', 'no_role', 'not_provisioned', 'user_suspended', 'identity_conflict', 'deprovisioned']);
 
 export function refusedPage(c: SsoCtx, refusal: LoginRefused) {
-  const status = refusal.reason === 'connection_unavailable' || refusal.reason === 'no_sso_for_domain' ? 404 : POLICY_REFUSALS.has(refusal.reason) ? 403 : 400;
+  const status =
+    refusal.reason === 'busy' ? 429 : refusal.reason === 'connection_unavailable' || refusal.reason === 'no_sso_for_domain' ? 404 : POLICY_REFUSALS.has(refusal.reason) ? 403 : 400;
   return c.html(
     <Layout title="Sign-in refused" page={{ actor: null, csrf: '', path: '/ui/login' }}>
       <div class="card" data-testid="sso-refused" data-reason={refusal.reason}>

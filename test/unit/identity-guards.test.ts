@@ -15,8 +15,12 @@ import type { Database, DbTransaction } from '../../admin/db/client';
 import * as schema from '../../admin/db/schema';
 import { provisionSsoUser, type SsoLogin } from '../../admin/domain/users';
 import { deprovision, emailDomainVerdict } from '../../admin/scim/access';
+import { Hono } from 'hono';
+import { LoginRefused } from '../../admin/sso/refusal';
+import { MAX_PENDING_PER_BROWSER, MAX_STARTS_PER_CONNECTION_MINUTE, SAML_BROWSER_COOKIE, startStore } from '../../admin/sso/saml/requests';
+import { REQUEST_TTL_MS } from '../../admin/sso/saml/config';
 
-const { adminSessions, orgMemberships, orgs, scimTokens, scimUsers, ssoConnectionDomains, ssoConnections, userIdentities, users } = schema;
+const { adminSessions, orgMemberships, orgs, samlLoginRequests, scimTokens, scimUsers, ssoConnectionDomains, ssoConnections, userIdentities, users } = schema;
 
 let db: Database;
 const orgA = crypto.randomUUID();
@@ -110,4 +114,35 @@ describe('SCIM access', () => {
     const last = await db.transaction((tx) => deprovision(ctx(), tx as DbTransaction, orgB, admin));
     expect(last).toMatchObject({ suspended: true, sessionsEnded: 1, revokedScimTokens: ['tokB'] });
   });
+});
+
+describe('SAML /start', () => {
+  const app = new Hono().get('/start/:conn', async (c) => {
+    try {
+      await (await startStore(c, db, c.req.param('conn'))).save(`_${crypto.randomUUID()}`);
+      return c.text('ok');
+    } catch (e) {
+      if (e instanceof LoginRefused) return c.text(e.reason, 429);
+      throw e;
+    }
+  });
+
+  it('keeps a bounded number of pending requests per browser and refuses a flood per connection', async () => {
+    const conn = crypto.randomUUID();
+    const first = await app.request(`/start/${conn}`);
+    const cookie = first.headers.getSetCookie()[0]!.split(';')[0]!;
+    expect(cookie.startsWith(`${SAML_BROWSER_COOKIE}=`)).toBe(true);
+    for (let i = 0; i < MAX_PENDING_PER_BROWSER + 5; i++) expect((await app.request(`/start/${conn}`, { headers: { cookie } })).status).toBe(200);
+    const pending = await db.select().from(samlLoginRequests).where(eq(samlLoginRequests.connection_id, conn));
+    expect(pending.length).toBe(MAX_PENDING_PER_BROWSER);
+
+    // Cookie-less callers each get a new browser: the per-connection cap bounds them.
+    const soon = new Date(Date.now() + REQUEST_TTL_MS - 1_000);
+    await db.insert(samlLoginRequests).values(Array.from({ length: MAX_STARTS_PER_CONNECTION_MINUTE }, (_, i) => ({ id: `flood-${conn}-${i}`, connection_id: conn, browser_hash: `b${i}`, expires_at: soon })));
+    const refused = await app.request(`/start/${conn}`);
+    expect(refused.status).toBe(429);
+    expect(await refused.text()).toBe('busy');
+    // Another connection is unaffected.
+    expect((await app.request(`/start/${crypto.randomUUID()}`)).status).toBe(200);
+  }, 60_000);
 });
