@@ -7,11 +7,11 @@ import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { GatewayError } from '../../lib/errors';
 import type { Membership, PrincipalUser } from '../auth/principal';
 import type { DbTransaction, Queryable } from '../db/client';
-import { adminSessions, orgMemberships, orgs, userIdentities, users, virtualKeys, type OrgRole } from '../db/schema';
+import { adminSessions, orgMemberships, orgs, scimTokens, scimUsers, ssoConnectionDomains, userIdentities, users, virtualKeys, type OrgRole } from '../db/schema';
 import { syncVirtualKey } from '../kv-sync';
 import { revokeInCounters } from '../limits';
 import { appendAdminAction } from '../audit-log';
-import { change, publishToEdge, type ActionContext, type RequestMeta } from './change';
+import { change, publishToEdge, recordAction, type ActionContext, type RequestMeta } from './change';
 
 export type UserRow = typeof users.$inferSelect;
 
@@ -87,7 +87,7 @@ export interface SsoLogin {
   mfa: boolean;
 }
 
-export type ProvisionRefusal = 'no_user' | 'suspended' | 'not_member' | 'identity_conflict';
+export type ProvisionRefusal = 'no_user' | 'suspended' | 'not_member' | 'identity_conflict' | 'linked_email_outside' | 'scim_deprovisioned';
 
 /**
  * Finds (or, with `jit`, creates) the user behind a verified SSO login, links the IdP subject to
@@ -113,10 +113,19 @@ export async function provisionSsoUser(
     if (linked && linked.user.email !== email) {
       const other = await findUserByEmail(tx, email);
       if (other && other.id !== linked.user.id) return { refused: 'identity_conflict' as const };
+      // The subject's user now has another address (renamed since). This connection speaks only for
+      // its own domains: a user whose address is elsewhere is not its to sign in, whatever the link.
+      const linkedDomain = linked.user.email.slice(linked.user.email.lastIndexOf('@') + 1);
+      const [own] = await tx
+        .select({ domain: ssoConnectionDomains.domain })
+        .from(ssoConnectionDomains)
+        .where(and(eq(ssoConnectionDomains.connection_id, login.connectionId), eq(ssoConnectionDomains.domain, linkedDomain)))
+        .limit(1);
+      if (!own) return { refused: 'linked_email_outside' as const };
     }
     if (!user) {
       if (!login.jit) return { refused: 'no_user' as const };
-      const [inserted] = await tx.insert(users).values({ id: crypto.randomUUID(), email, display_name: login.displayName }).returning();
+      const [inserted] = await tx.insert(users).values({ id: crypto.randomUUID(), email, display_name: login.displayName, platform_admin: false }).returning();
       user = inserted ?? null;
       created = true;
     }
@@ -132,6 +141,10 @@ export async function provisionSsoUser(
       .limit(1);
     if (!membership) {
       if (!login.jit) return { refused: 'not_member' as const };
+      // The organisation's SCIM deactivated this person here: a login must not give back what
+      // provisioning took away (only the IdP's SCIM `active: true`, or an admin, does).
+      const [scim] = await tx.select({ active: scimUsers.active }).from(scimUsers).where(and(eq(scimUsers.org_id, login.orgId), eq(scimUsers.user_id, user.id))).limit(1);
+      if (scim && !scim.active) return { refused: 'scim_deprovisioned' as const };
       await tx.insert(orgMemberships).values({ user_id: user.id, org_id: login.orgId, role: login.role });
       await bumpVersion(tx, user.id);
       if (audit) {
@@ -185,7 +198,7 @@ export function addMember(ctx: ActionContext, orgId: string, input: { email: str
   return change(ctx, { action: 'member.add', cerbosAction: 'create', resource: { kind: 'member', orgId } }, async (tx) => {
     await requireOrg(tx, orgId);
     const email = normalizeEmail(input.email);
-    const user = (await findUserByEmail(tx, email)) ?? (await tx.insert(users).values({ id: crypto.randomUUID(), email, display_name: input.display_name ?? null }).returning())[0];
+    const user = (await findUserByEmail(tx, email)) ?? (await tx.insert(users).values({ id: crypto.randomUUID(), email, display_name: input.display_name ?? null, platform_admin: false }).returning())[0];
     const inserted = await tx.insert(orgMemberships).values({ user_id: user!.id, org_id: orgId, role: input.role }).onConflictDoNothing().returning();
     if (inserted.length === 0) {
       throw new GatewayError('invalid_request', `${email} is already a member of this organisation; change their role instead.`, { param: 'email', status: 409 });
@@ -224,7 +237,8 @@ export function removeMember(ctx: ActionContext, orgId: string, userId: string) 
         .returning();
       if (removed.length === 0) throw memberNotFound(userId);
       await bumpVersion(tx, userId);
-      return { result: { user_id: userId, org_id: orgId, removed: true } };
+      const revokedScimTokens = await revokeScimTokensMadeBy(ctx, tx, userId, orgId);
+      return { result: { user_id: userId, org_id: orgId, removed: true, revoked_scim_tokens: revokedScimTokens } };
     },
   );
 }
@@ -237,6 +251,20 @@ export async function endSessionsOf(tx: Queryable, userId: string): Promise<numb
     .where(and(eq(adminSessions.user_id, userId), isNull(adminSessions.ended_at)))
     .returning({ id: adminSessions.id });
   return ended.length;
+}
+
+/**
+ * Revokes the SCIM tokens a person made (all of them, or one organisation's), each with its audit
+ * row: a token must not keep provisioning an organisation after its maker lost their access there.
+ */
+export async function revokeScimTokensMadeBy(ctx: ActionContext, tx: DbTransaction, userId: string, orgId?: string): Promise<string[]> {
+  const revoked = await tx
+    .update(scimTokens)
+    .set({ revoked_at: sql`now()` })
+    .where(and(eq(scimTokens.created_by_user_id, userId), isNull(scimTokens.revoked_at), orgId ? eq(scimTokens.org_id, orgId) : undefined))
+    .returning({ id: scimTokens.id, orgId: scimTokens.org_id });
+  for (const token of revoked) await recordAction({ ...ctx, db: tx }, 'scim_token.revoke', 'allowed', { type: 'scim_token', id: token.id, orgId: token.orgId });
+  return revoked.map((t) => t.id);
 }
 
 async function revokeKeysOwnedBy(tx: DbTransaction, userId: string) {
@@ -264,7 +292,8 @@ export async function suspendUser(ctx: ActionContext, userId: string) {
       const [row] = await tx.update(users).set({ status: 'suspended', version: sql`${users.version} + 1` }).where(eq(users.id, userId)).returning();
       const revoked = await revokeKeysOwnedBy(tx, userId);
       const sessionsEnded = await endSessionsOf(tx, userId);
-      return { result: { user: row!, revoked, sessionsEnded } };
+      const revokedScimTokens = await revokeScimTokensMadeBy(ctx, tx, userId);
+      return { result: { user: row!, revoked, sessionsEnded, revokedScimTokens } };
     },
   );
   let edgeOk = true;
@@ -275,7 +304,7 @@ export async function suspendUser(ctx: ActionContext, userId: string) {
   if (!edgeOk) {
     throw new GatewayError('unavailable', 'The user is suspended and their keys are revoked in the database, but the edge was not updated yet; run kv:rebuild.');
   }
-  return { ...publicUser(result.user), revoked_keys: result.revoked.map((k) => k.id), sessions_ended: result.sessionsEnded };
+  return { ...publicUser(result.user), revoked_keys: result.revoked.map((k) => k.id), revoked_scim_tokens: result.revokedScimTokens, sessions_ended: result.sessionsEnded };
 }
 
 export async function reactivateUser(ctx: ActionContext, userId: string) {

@@ -10,8 +10,9 @@
  *   (the least powerful, if several differ); with neither the person has no membership and cannot
  *   sign in — the same rule as an SSO login.
  * - Deprovisioning (DESIGN §7): `active: false` or DELETE ends access at once, in the same
- *   transaction as the audit rows: every session ended, every virtual key and admin API token the
- *   person owns revoked (KV is written right after the commit). When this organisation is the
+ *   transaction as the audit rows: every virtual key, admin API token and SCIM token the person
+ *   owns revoked (KV is written right after the commit), and their sessions ended when they lose
+ *   their account (below). When this organisation is the
  *   person's only one (and they are no platform admin) the user is suspended, kept for the audit
  *   trail; otherwise only their membership here ends — one organisation's IdP cannot lock a person
  *   out of another organisation.
@@ -19,9 +20,9 @@
  */
 import { and, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
 import { recordAction, type ActionContext } from '../domain/change';
-import { endSessionsOf } from '../domain/users';
+import { endSessionsOf, revokeScimTokensMadeBy } from '../domain/users';
 import type { DbTransaction } from '../db/client';
-import { apiTokens, orgMemberships, scimGroupMembers, scimGroups, scimUsers, ssoConnections, users, virtualKeys, type OrgRole } from '../db/schema';
+import { apiTokens, orgMemberships, scimGroupMembers, scimGroups, scimUsers, ssoConnectionDomains, ssoConnections, users, virtualKeys, type OrgRole } from '../db/schema';
 import { ROLE_PRECEDENCE } from '../sso/oidc/config';
 
 type VirtualKeyRow = typeof virtualKeys.$inferSelect;
@@ -55,6 +56,36 @@ export async function derivedRole(tx: DbTransaction, orgId: string, userId: stri
 
 async function bumpVersion(tx: DbTransaction, userId: string): Promise<void> {
   await tx.update(users).set({ version: sql`${users.version} + 1` }).where(eq(users.id, userId));
+}
+
+/**
+ * Whether an email address is this organisation's to give (README, SCIM): `own` when its domain is
+ * one of the organisation's SSO connection domains; `foreign` when another organisation's connection
+ * claims the domain, or this organisation has connection domains and this is not one of them;
+ * `unclaimed` when this organisation has no connection domains and no one claims the domain.
+ */
+export async function emailDomainVerdict(tx: DbTransaction, orgId: string, email: string): Promise<'own' | 'foreign' | 'unclaimed'> {
+  const domain = email.slice(email.lastIndexOf('@') + 1).toLowerCase();
+  const [owner] = await tx
+    .select({ orgId: ssoConnections.org_id })
+    .from(ssoConnectionDomains)
+    .innerJoin(ssoConnections, eq(ssoConnections.id, ssoConnectionDomains.connection_id))
+    .where(eq(ssoConnectionDomains.domain, domain))
+    .limit(1);
+  if (owner) return owner.orgId === orgId ? 'own' : 'foreign';
+  const [any] = await tx
+    .select({ domain: ssoConnectionDomains.domain })
+    .from(ssoConnectionDomains)
+    .innerJoin(ssoConnections, eq(ssoConnections.id, ssoConnectionDomains.connection_id))
+    .where(eq(ssoConnections.org_id, orgId))
+    .limit(1);
+  return any ? 'foreign' : 'unclaimed';
+}
+
+/** Whether the person is a member of the organisation (any role). */
+export async function isMember(tx: DbTransaction, orgId: string, userId: string): Promise<boolean> {
+  const rows = await tx.select({ orgId: orgMemberships.org_id }).from(orgMemberships).where(and(eq(orgMemberships.user_id, userId), eq(orgMemberships.org_id, orgId))).limit(1);
+  return rows.length > 0;
 }
 
 /** Whether this organisation alone decides the person's account status (see the header). */
@@ -107,6 +138,7 @@ export interface Deprovisioned {
   sessionsEnded: number;
   revokedKeys: VirtualKeyRow[];
   revokedApiTokens: string[];
+  revokedScimTokens: string[];
 }
 
 /**
@@ -135,11 +167,16 @@ export async function deprovision(ctx: ActionContext, tx: DbTransaction, orgId: 
     .set({ revoked_at: sql`now()` })
     .where(and(eq(apiTokens.created_by_user_id, userId), isNull(apiTokens.revoked_at), scopeTokens))
     .returning({ id: apiTokens.id, orgId: apiTokens.org_id });
-  const sessionsEnded = await endSessionsOf(tx, userId);
+  // SCIM tokens the person made stop working too: a departed admin's token must not keep provisioning.
+  const revokedScimTokens = await revokeScimTokensMadeBy(ctx, tx, userId, sole ? undefined : orgId);
+  // Sessions end only when the person loses their account here; otherwise losing the membership is
+  // enough (every request rebuilds the principal's memberships: admin/auth/session-principal.ts), and
+  // one organisation's IdP cannot log a person out of the others.
+  const sessionsEnded = sole ? await endSessionsOf(tx, userId) : 0;
   const audit = { ...ctx, db: tx };
   for (const key of revokedKeys) await recordAction(audit, 'virtual_key.revoke', 'allowed', { type: 'virtual_key', id: key.id, orgId: key.org_id });
   for (const token of revokedApiTokens) await recordAction(audit, 'api_token.revoke', 'allowed', { type: 'api_token', id: token.id, orgId: token.orgId });
-  return { suspended: sole, sessionsEnded, revokedKeys, revokedApiTokens: revokedApiTokens.map((t) => t.id) };
+  return { suspended: sole, sessionsEnded, revokedKeys, revokedApiTokens: revokedApiTokens.map((t) => t.id), revokedScimTokens };
 }
 
 /** Users whose access may change when a group changes: its members (before and after). */

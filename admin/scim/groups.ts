@@ -14,7 +14,7 @@ import type { Page, ScimContext } from './context';
 import { SCHEMA, listResponse } from './discovery';
 import { scimBadRequest, scimNotFound } from './errors';
 import { parseScimFilter } from './filter';
-import { applyPatch, GROUP_ATTRIBUTES } from './patch';
+import { applyPatch, assertNoPrototypeKeys, GROUP_ATTRIBUTES } from './patch';
 
 type GroupRow = typeof scimGroups.$inferSelect;
 const groupNotFound = (id: string) => scimNotFound(`Group ${id}`);
@@ -35,6 +35,7 @@ const groupInput = z.looseObject({
 
 function parseGroup(raw: unknown) {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw scimBadRequest('invalidSyntax', 'The body must be a JSON object (a SCIM Group).');
+  assertNoPrototypeKeys(raw, 'The group');
   const r = groupInput.safeParse(raw);
   if (!r.success) {
     const issue = r.error.issues[0]!;

@@ -9,6 +9,9 @@
  *   the schema's spelling (`Active` → `active`), and so are the keys of a path-less value.
  * - Okta deactivates with a path-less replace, `{"op":"replace","value":{"active":false}}`
  *   (§3.5.2.3: the value's attributes replace the resource's).
+ * - A path or value key naming `__proto__`, `prototype` or `constructor` is refused before the
+ *   library sees it: assigning through such a name would change Object.prototype for the whole
+ *   isolate (every later `{}` would inherit the attribute, e.g. `platform_admin`).
  */
 import { scimPatch, ScimError, type ScimPatchOperation, type ScimResource } from 'scim-patch';
 import { SCHEMA } from './discovery';
@@ -17,6 +20,31 @@ import { scimBadRequest } from './errors';
 export const USER_ATTRIBUTES = ['userName', 'externalId', 'active', 'displayName', 'nickName', 'title', 'name', 'emails', 'phoneNumbers', 'addresses', 'preferredLanguage', 'locale', 'timezone', 'userType', 'profileUrl'];
 export const GROUP_ATTRIBUTES = ['displayName', 'externalId', 'members'];
 const MAX_OPERATIONS = 1_000;
+
+const FORBIDDEN_NAMES = new Set(['__proto__', 'prototype', 'constructor']);
+
+/** True when a SCIM path has a segment (also inside a filter such as `emails[...]`) that could reach a prototype. */
+export function isForbiddenPath(path: string): boolean {
+  // Quoted filter literals (`emails[value eq "constructor"]`) are data, not names.
+  const names = path.replace(/"(?:[^"\\]|\\.)*"/g, '""').split(/[^\w$]+/);
+  return names.some((n) => FORBIDDEN_NAMES.has(n.toLowerCase()));
+}
+
+/**
+ * Refuses a value that has, at any depth, an own key that could reach a prototype. JSON.parse makes
+ * `"__proto__"` an own key, so own keys are what is checked.
+ */
+export function assertNoPrototypeKeys(value: unknown, where: string): void {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (!v || typeof v !== 'object') continue;
+    for (const [key, child] of Object.entries(v)) {
+      if (FORBIDDEN_NAMES.has(key.toLowerCase())) throw scimBadRequest('invalidValue', `${where}: the attribute name "${key.slice(0, 50)}" is not allowed.`);
+      stack.push(child);
+    }
+  }
+}
 
 function canonical(attributes: readonly string[], name: string): string {
   if (name.toLowerCase().startsWith('urn:')) return name;
@@ -47,6 +75,8 @@ export function applyPatch<T extends Record<string, unknown>>(resource: T, body:
     const op = typeof raw.op === 'string' ? raw.op.toLowerCase() : '';
     if (op !== 'add' && op !== 'replace' && op !== 'remove') throw scimBadRequest('invalidSyntax', `Operations[${i}].op must be add, replace or remove.`);
     if (raw.path !== undefined && (typeof raw.path !== 'string' || raw.path.length > 1_000)) throw scimBadRequest('invalidPath', `Operations[${i}].path must be a string.`);
+    if (typeof raw.path === 'string' && isForbiddenPath(raw.path)) throw scimBadRequest('invalidPath', `Operations[${i}].path names an attribute that is not allowed.`);
+    assertNoPrototypeKeys(raw.value, `Operations[${i}].value`);
     const path = typeof raw.path === 'string' && raw.path.trim() !== '' ? canonicalPath(attributes, raw.path.trim()) : undefined;
     if (op === 'remove') {
       // §3.5.2.2: a remove without a path is an error with scimType noTarget.

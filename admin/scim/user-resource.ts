@@ -9,6 +9,7 @@ import { invalidField } from '../../lib/errors';
 import type { scimUsers } from '../db/schema';
 import { SCHEMA } from './discovery';
 import { scimBadRequest } from './errors';
+import { assertNoPrototypeKeys } from './patch';
 
 export type ScimUserRow = typeof scimUsers.$inferSelect;
 
@@ -42,6 +43,7 @@ const MAX_ATTRIBUTES_BYTES = 16_384;
 
 export function parseScimUser(raw: unknown): { input: ScimUserInput; attributes: Record<string, unknown>; email: string } {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw scimBadRequest('invalidSyntax', 'The body must be a JSON object (a SCIM User).');
+  assertNoPrototypeKeys(raw, 'The user');
   const result = scimUserInput.safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0]!;

@@ -12,7 +12,7 @@ import type { DbTransaction, Queryable } from '../db/client';
 import { scimGroupMembers, scimGroups, scimUsers, users } from '../db/schema';
 import { syncVirtualKey } from '../kv-sync';
 import { revokeInCounters } from '../limits';
-import { deprovision, soleOrganisation, syncActiveAccess, type Deprovisioned } from './access';
+import { deprovision, emailDomainVerdict, isMember, soleOrganisation, syncActiveAccess, type Deprovisioned } from './access';
 import type { ScimContext, Page } from './context';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, listResponse } from './discovery';
 import { scimBadRequest, scimNotFound } from './errors';
@@ -102,15 +102,28 @@ export const USER_PAGE = { max: MAX_PAGE_SIZE, fallback: DEFAULT_PAGE_SIZE };
 
 const duplicateUserName = (userName: string) => scimBadRequest('uniqueness', `A user with userName "${userName.slice(0, 300)}" already exists.`);
 
-/** The users row for an email: another SCIM user of this organisation may not have it already. */
-async function claimEmail(tx: DbTransaction, orgId: string, email: string, selfId: string | null): Promise<string | null> {
+/**
+ * The users row a new SCIM user becomes (README, SCIM): null for a new person, whose address must
+ * be this organisation's to give; an existing person only when they are already a member here or
+ * their address is in this organisation's SSO connection domains, and not linked here already.
+ */
+async function claimEmail(tx: DbTransaction, orgId: string, email: string): Promise<string | null> {
+  const verdict = await emailDomainVerdict(tx, orgId, email);
   const existing = await findUserByEmail(tx, email);
-  if (!existing || existing.id === selfId) return existing?.id ?? null;
+  if (!existing) {
+    if (verdict === 'foreign') throw emailOutside(email);
+    return null;
+  }
   const linked = await findLink(tx, orgId, existing.id);
   if (linked) throw scimBadRequest('uniqueness', `Another user of this organisation already has the email ${email}.`);
-  if (selfId) throw scimBadRequest('uniqueness', `The email ${email} belongs to another Routero user.`);
+  if (verdict !== 'own' && !(await isMember(tx, orgId, existing.id))) {
+    throw scimBadRequest('uniqueness', `The email ${email} belongs to a Routero user outside this organisation.`);
+  }
   return existing.id;
 }
+
+const emailOutside = (email: string) =>
+  scimBadRequest('invalidValue', `The email ${email.slice(0, 320)} is not in an email domain of this organisation's SSO connections.`);
 
 /**
  * POST /Users. A person Routero already knows by that email (added by an admin, or signed in by
@@ -123,10 +136,10 @@ export async function createScimUser(s: ScimContext, body: unknown) {
     const key = input.userName.toLowerCase();
     const [taken] = await tx.select({ id: scimUsers.user_id }).from(scimUsers).where(and(eq(scimUsers.org_id, s.orgId), eq(scimUsers.user_name_key, key))).limit(1);
     if (taken) throw duplicateUserName(input.userName);
-    let userId = await claimEmail(tx, s.orgId, email, null);
+    let userId = await claimEmail(tx, s.orgId, email);
     if (!userId) {
       userId = crypto.randomUUID();
-      await tx.insert(users).values({ id: userId, email, display_name: displayNameOf(input, attributes) });
+      await tx.insert(users).values({ id: userId, email, display_name: displayNameOf(input, attributes), platform_admin: false });
     }
     const [row] = await tx
       .insert(scimUsers)
@@ -169,10 +182,22 @@ async function replaceUser(s: ScimContext, id: string, action: string, next: (cu
         if (taken) throw duplicateUserName(input.userName);
       }
       // The sign-in email is global: only an organisation that is the person's only one may change
-      // it, so one organisation's IdP cannot rename a person who also works in another.
+      // it, so one organisation's IdP cannot rename a person who also works in another, and only to
+      // an address in its own SSO connection domains, so it cannot give its user someone else's
+      // address (README, SCIM). With no connection domains the address is kept as it is.
       if (await soleOrganisation(tx, s.orgId, id)) {
-        await claimEmail(tx, s.orgId, email, id);
-        await tx.update(users).set({ email, display_name: displayNameOf(input, attributes) }).where(eq(users.id, id));
+        const [user] = await tx.select({ email: users.email }).from(users).where(eq(users.id, id)).limit(1);
+        let nextEmail = user?.email ?? email;
+        if (user && email !== user.email) {
+          const verdict = await emailDomainVerdict(tx, s.orgId, email);
+          if (verdict === 'foreign') throw emailOutside(email);
+          if (verdict === 'own') {
+            const other = await findUserByEmail(tx, email);
+            if (other && other.id !== id) throw scimBadRequest('uniqueness', `The email ${email} belongs to another Routero user.`);
+            nextEmail = email;
+          }
+        }
+        await tx.update(users).set({ email: nextEmail, display_name: displayNameOf(input, attributes) }).where(eq(users.id, id));
       }
       const active = input.active ?? current.active;
       const [row] = await tx

@@ -16,6 +16,8 @@ export const REFUSALS = {
   no_role: 'None of your groups gives you a role in this organisation. Ask your administrator for access.',
   not_provisioned: 'You do not have an account here yet. Ask your administrator to add you.',
   user_suspended: 'Your account is suspended.',
+  busy: 'Too many sign-ins are starting right now. Try again in a minute.',
+  deprovisioned: "Your identity provider's provisioning (SCIM) removed your access to this organisation. Ask your administrator.",
   identity_conflict: 'An account with this email already exists here outside this organisation, or is linked to another identity. Ask your administrator.',
 } as const;
 

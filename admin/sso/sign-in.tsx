@@ -33,10 +33,11 @@ export function ssoPageHeaders(c: SsoCtx) {
 }
 
 /** Refusals that are a decision about the person (403) rather than a broken or stale request (400). */
-const POLICY_REFUSALS: ReadonlySet<RefusalReason> = new Set(['domain_not_allowed', 'mfa_required', 'no_role', 'not_provisioned', 'user_suspended', 'identity_conflict']);
+const POLICY_REFUSALS: ReadonlySet<RefusalReason> = new Set(['domain_not_allowed', 'mfa_required', 'no_role', 'not_provisioned', 'user_suspended', 'identity_conflict', 'deprovisioned']);
 
 export function refusedPage(c: SsoCtx, refusal: LoginRefused) {
-  const status = refusal.reason === 'connection_unavailable' || refusal.reason === 'no_sso_for_domain' ? 404 : POLICY_REFUSALS.has(refusal.reason) ? 403 : 400;
+  const status =
+    refusal.reason === 'busy' ? 429 : refusal.reason === 'connection_unavailable' || refusal.reason === 'no_sso_for_domain' ? 404 : POLICY_REFUSALS.has(refusal.reason) ? 403 : 400;
   return c.html(
     <Layout title="Sign-in refused" page={{ actor: null, csrf: '', path: '/ui/login' }}>
       <div class="card" data-testid="sso-refused" data-reason={refusal.reason}>
@@ -69,6 +70,10 @@ function provisionRefusal(refused: ProvisionRefusal, roleKnown: boolean): LoginR
       return new LoginRefused('user_suspended', 'user is suspended');
     case 'identity_conflict':
       return new LoginRefused('identity_conflict', 'subject linked to a different user than the email names');
+    case 'linked_email_outside':
+      return new LoginRefused('identity_conflict', "subject linked to a user whose email is outside the connection's domains");
+    case 'scim_deprovisioned':
+      return new LoginRefused('deprovisioned', 'SCIM deactivated this user in the organisation');
     default:
       return roleKnown ? new LoginRefused('not_provisioned', `provisioning refused: ${refused}`) : new LoginRefused('no_role', `no mapped group, no default role, ${refused}`);
   }

@@ -417,6 +417,9 @@ describe('a person in two organisations', () => {
   it("one organisation's IdP ends access there only: no global suspension, no email change, the other org's keys live", async () => {
     const email = `carol@shared-${run}.test`;
     expect((await e2e.admin('POST', `/orgs/${orgOkta}/members`, { email, role: 'developer' })).status).toBe(201);
+    // Entra's SCIM links her only because an admin made her a member there too (README, SCIM).
+    expect((await scim(entraToken.token, 'POST', '/Users', { userName: email })).status).toBe(409);
+    expect((await e2e.admin('POST', `/orgs/${orgEntra}/members`, { email, role: 'auditor' })).status).toBe(201);
     const created = await scim(entraToken.token, 'POST', '/Users', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: email, emails: [{ type: 'work', value: email, primary: true }] });
     expect(created.status, created.text).toBe(201);
     const group = await scim(entraToken.token, 'POST', '/Groups', { displayName: `Shared auditors ${run}`, externalId: '6f1c2e0a-1b2c-4d3e-9f00-000000000001', members: [{ value: created.json.id }] });
@@ -445,6 +448,34 @@ describe('a person in two organisations', () => {
     expect(await chat(entraKey.json.key)).toBe(401);
     expect(await chat(oktaKey.json.key)).toBe(200);
     expect((await login(email)).status).toBe(200);
+  }, 60_000);
+});
+
+describe("one organisation's IdP and everyone else", () => {
+  it('cannot link a person of another organisation, give an address of its domains, or reach Object.prototype', async () => {
+    const erin = `erin@shared-${run}.test`;
+    expect((await e2e.admin('POST', `/orgs/${orgEntra}/members`, { email: erin, role: 'developer' })).status).toBe(201);
+    const link = await scim(oktaToken.token, 'POST', '/Users', { userName: erin });
+    expect(link.json).toMatchObject({ status: '409', scimType: 'uniqueness' });
+    const foreign = await scim(oktaToken.token, 'POST', '/Users', { userName: `newbie@entra-${run}.test` });
+    expect(foreign.json).toMatchObject({ status: '400', scimType: 'invalidValue' });
+
+    const own = await scim(oktaToken.token, 'POST', '/Users', { userName: `pp@okta-${run}.test` });
+    expect(own.status, own.text).toBe(201);
+    const rename = await scim(oktaToken.token, 'PATCH', `/Users/${own.json.id}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'userName', value: `ceo@entra-${run}.test` }] });
+    expect(rename.json).toMatchObject({ status: '400', scimType: 'invalidValue' });
+    for (const attack of [
+      '{"Operations":[{"op":"add","path":"__proto__.platform_admin","value":true}]}',
+      '{"Operations":[{"op":"add","path":"constructor.prototype.platform_admin","value":true}]}',
+      '{"Operations":[{"op":"add","value":{"__proto__":{"platform_admin":true}}}]}',
+    ]) {
+      const res = await scim(oktaToken.token, 'PATCH', `/Users/${own.json.id}`, attack);
+      expect(res.status, attack).toBe(400);
+    }
+    const fresh = await scim(oktaToken.token, 'POST', '/Users', { userName: `fresh@okta-${run}.test` });
+    expect(fresh.status, fresh.text).toBe(201);
+    expect(await e2e.query('select email from users where platform_admin')).not.toContainEqual({ email: `fresh@okta-${run}.test` });
+    expect((await e2e.query<{ email: string }>('select email from users where id = $1', [own.json.id]))[0]!.email).toBe(`pp@okta-${run}.test`);
   }, 60_000);
 });
 

@@ -79,6 +79,35 @@ describe('SCIM PATCH', () => {
     expect(code(patch([{ op: 'replace', value: 'not an object' }]))).toBe('invalidValue');
   });
 
+  it('refuses prototype paths and prototype keys in values, so no patch can reach Object.prototype', () => {
+    const code = (body: unknown, attributes = USER_ATTRIBUTES) => {
+      try {
+        applyPatch(alice, body, attributes);
+        return 'applied';
+      } catch (e) {
+        return (e as GatewayError).code;
+      }
+    };
+    const paths = ['__proto__.platform_admin', '__PROTO__.platform_admin', 'constructor.prototype.platform_admin', 'name.__proto__.platform_admin', 'emails[__proto__ eq "x"].value', 'emails[type eq "work"].constructor', 'urn:ietf:params:scim:schemas:core:2.0:User:__proto__.platform_admin', 'Prototype'];
+    for (const op of ['add', 'replace', 'Add', 'remove']) {
+      for (const path of paths) {
+        expect(code(patch([{ op, path, value: true }])), `${op} ${path}`).toBe('invalidPath');
+        expect(code(patch([{ op, path, value: true }]), GROUP_ATTRIBUTES), `group ${op} ${path}`).toBe('invalidPath');
+      }
+    }
+    // Values as JSON.parse makes them: "__proto__" is an own key, at any depth.
+    const values = ['{"__proto__":{"platform_admin":true}}', '{"name":{"__proto__":{"platform_admin":true}}}', '{"constructor":{"prototype":{"platform_admin":true}}}', '{"emails":[{"value":"a@b.c","__proto__":{"platform_admin":true}}]}'];
+    for (const value of values) {
+      expect(code(JSON.parse(`{"Operations":[{"op":"add","value":${value}}]}`)), value).toBe('invalidValue');
+      expect(code(JSON.parse(`{"Operations":[{"op":"replace","path":"name","value":${value}}]}`)), value).toBe('invalidValue');
+      expect(() => parseScimUser(JSON.parse(`{"userName":"a@b.c","x":${value}}`)), value).toThrow(GatewayError);
+    }
+    expect(({} as Record<string, unknown>).platform_admin).toBeUndefined();
+    expect(Object.prototype).not.toHaveProperty('platform_admin');
+    // A filter literal that happens to spell one of the names is data, not a path.
+    expect(code(patch([{ op: 'replace', path: 'emails[value eq "constructor@example.com"].type', value: 'work' }]))).toBe('applied');
+  });
+
   it('removes group members by value, as Entra ID sends them ($ref: null) and as Okta does (filter path)', () => {
     const group = { displayName: 'g', members: [{ value: 'u1' }, { value: 'u2' }] };
     const entra = applyPatch(group, memberValuesOnly(patch([{ op: 'Remove', path: 'members', value: [{ $ref: null, value: 'u1' }] }])), GROUP_ATTRIBUTES);

@@ -12,19 +12,30 @@
  * The cookie is SameSite=None (and therefore Secure): the IdP returns the browser with a cross-site
  * form POST, on which Lax and Strict cookies are not sent (RFC 6265bis §5.5.7.1).
  */
-import { and, eq, gt, lt } from 'drizzle-orm';
+import { and, count, desc, eq, gt, inArray, lt } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import { randomString, sha256Hex } from '../../../lib/crypto/encoding';
 import type { Database } from '../../db/client';
 import { samlAssertionReplay, samlLoginRequests } from '../../db/schema';
 import { REQUEST_TTL_MS } from './config';
+import { LoginRefused } from '../refusal';
 import type { RequestStore } from './sp';
 
 export const SAML_BROWSER_COOKIE = 'routero_saml';
 const COOKIE_PATH = '/sso/saml';
 
-/** The store for `/start`: sets the browser cookie if needed and saves request ids under it. */
+/** Pending AuthnRequests kept per browser (its older ones are dropped: only the latest tabs work). */
+export const MAX_PENDING_PER_BROWSER = 10;
+/** AuthnRequests one connection starts per minute; beyond, `/start` is a 429 (an unauthenticated flood). */
+export const MAX_STARTS_PER_CONNECTION_MINUTE = 1_000;
+
+/**
+ * The store for `/start`: sets the browser cookie if needed and saves request ids under it. `/start`
+ * is unauthenticated, so what it writes is bounded: expired requests are deleted, a browser keeps at
+ * most MAX_PENDING_PER_BROWSER, and a connection starts at most MAX_STARTS_PER_CONNECTION_MINUTE a
+ * minute (refused `busy`, logged, not audited: an audit row per refusal would be the same flood).
+ */
 export async function startStore(c: Context, db: Database, connectionId: string): Promise<RequestStore> {
   let browser = getCookie(c, SAML_BROWSER_COOKIE);
   if (!browser || browser.length !== 43) {
@@ -36,6 +47,19 @@ export async function startStore(c: Context, db: Database, connectionId: string)
     async save(id) {
       const now = Date.now();
       await db.delete(samlLoginRequests).where(lt(samlLoginRequests.expires_at, new Date(now)));
+      // Requests this connection started in the last minute expire after now + TTL - 60 s.
+      const [recent] = await db
+        .select({ n: count() })
+        .from(samlLoginRequests)
+        .where(and(eq(samlLoginRequests.connection_id, connectionId), gt(samlLoginRequests.expires_at, new Date(now + REQUEST_TTL_MS - 60_000))));
+      if ((recent?.n ?? 0) >= MAX_STARTS_PER_CONNECTION_MINUTE) throw new LoginRefused('busy', `more than ${MAX_STARTS_PER_CONNECTION_MINUTE} SAML starts a minute`);
+      const older = db
+        .select({ id: samlLoginRequests.id })
+        .from(samlLoginRequests)
+        .where(eq(samlLoginRequests.browser_hash, browserHash))
+        .orderBy(desc(samlLoginRequests.expires_at))
+        .offset(MAX_PENDING_PER_BROWSER - 1);
+      await db.delete(samlLoginRequests).where(inArray(samlLoginRequests.id, older));
       await db.insert(samlLoginRequests).values({ id, connection_id: connectionId, browser_hash: browserHash, expires_at: new Date(now + REQUEST_TTL_MS) });
     },
     issuedAt: async () => null,

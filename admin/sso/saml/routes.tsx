@@ -10,6 +10,7 @@
  * checks (sp.ts), then the replay cache. Refusals and successes are audited as in OIDC (../sign-in.tsx).
  */
 import { Hono } from 'hono';
+import { log } from '../../../lib/log';
 import { loadSamlConnection } from '../../domain/saml-connections';
 import type { AdminEnv } from '../../env';
 import { database, type AdminVariables } from '../../middleware';
@@ -43,7 +44,9 @@ export function samlLoginRoutes() {
         return c.redirect(await authorizeUrl(connection, await startStore(c, c.var.db, connection.id)), 302);
       } catch (e) {
         if (!(e instanceof LoginRefused)) throw e;
-        await auditRefusal(c, 'saml', e, { connectionId: connection?.id ?? null, orgId: connection?.orgId ?? null });
+        // A flood is logged, not audited row by row (the rows would be the flood).
+        if (e.reason === 'busy') log('warn', 'saml start refused', { request_id: c.get('requestId'), reason: e.reason, detail: e.detail, connection_id: connection?.id ?? null });
+        else await auditRefusal(c, 'saml', e, { connectionId: connection?.id ?? null, orgId: connection?.orgId ?? null });
         return refusedPage(c, e);
       }
     }),
