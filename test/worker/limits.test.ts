@@ -8,7 +8,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { PRICES_KV_KEY, periodEnd, periodStart, type LimitCounterRpc, type Limits } from '../../lib/limits';
 import type { Env } from '../../worker/env';
 import { harness, seedKey, seedProviderKey } from './harness';
-import { chargeOf } from '../../worker/limits';
+import { chargeOf, DEFAULT_OUTPUT_ALLOWANCE, estimateTokens } from '../../worker/limits';
 import { emptyUsage } from '../../lib/audit/event';
 import { claim } from '../support/claims';
 
@@ -86,6 +86,23 @@ describe('LimitCounter (a real Durable Object, injected clock)', () => {
     await c.revokeKey('gone');
     expect(await c.reserve({ rid: 'x', keyId: 'gone', limits: { rpm: 5 }, tokens: 1, cost: 0 })).toMatchObject({ ok: false, kind: 'revoked' });
     expect((await c.reserve({ rid: 'y', keyId: 'other', limits: { rpm: 5 }, tokens: 1, cost: 0 })).ok).toBe(true);
+  });
+});
+
+describe('what a reservation estimates (estimateTokens)', () => {
+  it('the output allowance is the largest token cap the body names, for each of its n choices', () => {
+    expect(estimateTokens(400, {})).toEqual({ input: 100, output: DEFAULT_OUTPUT_ALLOWANCE });
+    expect(estimateTokens(400, { max_tokens: 10 }).output).toBe(10);
+    expect(estimateTokens(400, { max_completion_tokens: 20 }).output).toBe(20);
+    expect(estimateTokens(400, { max_output_tokens: 5000 }).output).toBe(5000);
+    expect(estimateTokens(400, { max_tokens: 10, max_output_tokens: 5000 }).output).toBe(5000);
+    expect(estimateTokens(400, { max_tokens: 10, n: 8 }).output).toBe(80);
+    expect(estimateTokens(400, { n: 3 }).output).toBe(3 * DEFAULT_OUTPUT_ALLOWANCE);
+    expect(estimateTokens(400, { max_tokens: 10, n: 0 }).output).toBe(10);
+  });
+  it('refuses max_tokens and max_completion_tokens that disagree, naming both', () => {
+    expect(() => estimateTokens(400, { max_tokens: 10, max_completion_tokens: 100_000 })).toThrow(/'max_tokens'.*'max_completion_tokens'/);
+    expect(estimateTokens(400, { max_tokens: 10, max_completion_tokens: 10 }).output).toBe(10);
   });
 });
 
@@ -220,5 +237,13 @@ describe('gateway with limits', () => {
     expect(standing.tpm!.limit - standing.tpm!.remaining).toBeGreaterThanOrEqual(50);
     expect(standing.budget!.spent).toBeGreaterThan(50 * 0.000002);
     expect(standing.inFlight).toBe(0);
+  });
+
+  it('a limited key’s body with conflicting token caps is a 400 in the caller’s format, before any upstream call', async () => {
+    const h = harness();
+    const { key } = await seedKey({ limits: [{ kind: 'key', id: crypto.randomUUID(), limits: { tpm: 100_000 } }] });
+    const { res, json } = await h.call('/v1/chat/completions', { json: { ...chat, max_tokens: 1, max_completion_tokens: 50_000 }, key });
+    expect(res.status).toBe(400);
+    expect(json).toMatchObject({ error: { type: 'invalid_request_error', param: 'max_tokens', message: expect.stringMatching(/max_completion_tokens/) } });
   });
 });

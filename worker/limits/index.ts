@@ -12,7 +12,7 @@
  * fails the request closed (503).
  */
 import type { Usage } from '../../lib/audit/event';
-import { GatewayError } from '../../lib/errors';
+import { GatewayError, invalidField } from '../../lib/errors';
 import { log } from '../../lib/log';
 import {
   PRICES_KV_KEY,
@@ -63,10 +63,25 @@ async function priceOf(kv: KVNamespace, model: string, now: number): Promise<{ e
   return { exact, estimate: exact ?? prices.dearest };
 }
 
-/** Tokens a request may use: its text (~4 bytes a token, an over-estimate for JSON) plus its output allowance. */
+const countOf = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : null);
+
+/**
+ * Tokens a request may use: its text (~4 bytes a token, an over-estimate for JSON) plus its output
+ * allowance: the largest of max_tokens, max_completion_tokens and max_output_tokens (or the default)
+ * for each of the `n` choices it asks for. A body whose max_tokens and max_completion_tokens
+ * disagree is refused: which one a provider honours is not the gateway's to guess.
+ */
 export function estimateTokens(bodyBytes: number, body: Record<string, unknown>): { input: number; output: number } {
-  const asked = [body.max_tokens, body.max_completion_tokens].find((v): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0);
-  return { input: Math.ceil(bodyBytes / 4), output: Math.min(asked ?? DEFAULT_OUTPUT_ALLOWANCE, 1_000_000) };
+  const legacy = countOf(body.max_tokens);
+  const current = countOf(body.max_completion_tokens);
+  if (legacy !== null && current !== null && legacy !== current) {
+    throw invalidField(['max_tokens'], `differs from 'max_completion_tokens' (${legacy} vs ${current}); send only max_completion_tokens.`);
+  }
+  const asked = [legacy, current, countOf(body.max_output_tokens)].filter((v): v is number => v !== null);
+  const perChoice = asked.length > 0 ? Math.max(...asked) : DEFAULT_OUTPUT_ALLOWANCE;
+  const n = countOf(body.n);
+  const choices = n !== null && n >= 1 ? Math.min(Math.floor(n), 128) : 1;
+  return { input: Math.ceil(bodyBytes / 4), output: Math.min(perChoice * choices, 10_000_000) };
 }
 
 export function costOf(price: ModelPrice | null, input: number, output: number): number | null {
