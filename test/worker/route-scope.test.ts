@@ -42,7 +42,7 @@ describe('route targets and the key’s model scope', () => {
     const { key } = await seedKey({ models: ['route/*', 'mock/echo'] });
     const { res } = await h.call('/v1/chat/completions', { json: chat(`route/${name}`), key });
     expect(res.status).toBe(200);
-    expect(h.events[0]!.attempts.map((a) => a.model)).toEqual(['mock/echo']);
+    expect(h.events[0]!.attempts!.map((a) => a.model)).toEqual(['mock/echo']);
   });
 
   it('a route name outside the key’s scope is a 403 whether the route exists or not', async () => {
