@@ -32,6 +32,7 @@ export class AuditRecorder {
   /** The route's name when the client called `route/<name>`. */
   route: string | null = null;
   private readonly attempts: AuditAttempt[] = [];
+  private answered2xx = false;
   private firstByteAt: number | null = null;
   private sent = false;
   private readonly onFinish: Array<(status: number, usage: Usage) => void> = [];
@@ -55,6 +56,7 @@ export class AuditRecorder {
   recordAttempt(attempt: Omit<AuditAttempt, 'latency_ms'> & { startedAt: number }, now = Date.now()): void {
     this.provider = attempt.provider;
     this.model = attempt.model;
+    if (attempt.status >= 200 && attempt.status < 300) this.answered2xx = true;
     if (this.attempts.length >= MAX_ATTEMPTS) return;
     this.attempts.push({
       model: cleanAuditText(attempt.model),
@@ -64,6 +66,11 @@ export class AuditRecorder {
       error_type: cleanNullableAuditText(attempt.error_type),
       latency_ms: Math.max(0, now - attempt.startedAt),
     });
+  }
+
+  /** Whether an upstream sent 2xx headers: from then on the request costs, whatever follows. */
+  get upstreamAnswered(): boolean {
+    return this.answered2xx;
   }
 
   get finished(): boolean {

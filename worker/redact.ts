@@ -17,8 +17,12 @@ export const MIN_FRAGMENT = 8;
 const MAX_SCANNED = 8_000;
 const REDACTED = '[redacted]';
 
-/** Anything key-shaped, whoever's key it is: `sk-…`, `key_…`, `api-key-…`. */
+/**
+ * Anything key-shaped, whoever's key it is: `sk-…`, `key_…`, `api-key-…`, a Google API key
+ * (`AIza` + 35) and an AWS access key id (`AKIA`/`ASIA` + 16).
+ */
 const KEY_LIKE = /\b(?:sk|rk|pk|key|api[-_]?key)[-_][A-Za-z0-9*._-]{4,}/gi;
+const PROVIDER_KEY_LIKE = /\bAIza[0-9A-Za-z_-]{35}|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g;
 /** "sk-abc…wxyz", "sk-proj-****wxyz": a visible head, a mask, a visible tail. */
 const MASKED = /([A-Za-z0-9_-]*)(?:\.{2,}|…|\*{2,})([A-Za-z0-9_-]{0,12})/g;
 
@@ -98,7 +102,7 @@ export function redactSecret(input: string, secret: string | null): string {
       return headIsKey || tailIsKey ? REDACTED : whole;
     });
   }
-  return text.replace(KEY_LIKE, REDACTED);
+  return text.replace(KEY_LIKE, REDACTED).replace(PROVIDER_KEY_LIKE, REDACTED);
 }
 
 /** Upstream request ids worth passing on: a short token of safe characters. */

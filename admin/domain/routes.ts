@@ -7,8 +7,9 @@ import { and, asc, eq, isNull } from 'drizzle-orm';
 import type { z } from 'zod';
 import { GatewayError } from '../../lib/errors';
 import { kvKeys, type RouteRecord } from '../../lib/kv/records';
+import { modelAllowed } from '../../lib/models';
 import type { DbTransaction } from '../db/client';
-import { providerKeys, routes } from '../db/schema';
+import { orgs, providerKeys, routes } from '../db/schema';
 import { planFilter } from '../auth/plan';
 import { authorizeOrHide, change, publishToEdge, type ActionContext } from './change';
 import type { createRouteSchema, updateRouteSchema } from '../schemas';
@@ -59,7 +60,15 @@ export async function syncRoute(kv: KVNamespace, row: RouteRow, deleted = false)
  */
 async function checkedTargets(tx: DbTransaction, orgId: string, targets: TargetInput[]) {
   const out: RouteRow['targets'] = [];
+  // A route reaches only models the organisation allows (keys are scoped within that list too).
+  const [org] = await tx.select({ allowed: orgs.allowed_models }).from(orgs).where(eq(orgs.id, orgId)).limit(1);
+  if (!org) throw new GatewayError('not_found', `Organisation ${orgId} does not exist.`, { param: 'org_id' });
   for (const [i, t] of targets.entries()) {
+    if (!modelAllowed(t.model, org.allowed)) {
+      throw new GatewayError('invalid_request', `targets.${i}.model: "${t.model}" is outside what the organisation allows (${org.allowed.join(', ')}).`, {
+        param: `targets.${i}.model`,
+      });
+    }
     const provider = t.model.slice(0, t.model.indexOf('/'));
     const keyId = t.provider_key_id ?? null;
     if (keyId !== null) {

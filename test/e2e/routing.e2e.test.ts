@@ -260,12 +260,27 @@ describe('calling a route', () => {
     const other = `staging-${Date.now()}`;
     await createRoute({ name, strategy: 'fallback', targets: [{ model: 'mock/echo' }] });
     await createRoute({ name: other, strategy: 'fallback', targets: [{ model: 'mock/echo' }] });
+    // The scope covers the models a route reaches too: a route pattern alone reaches none.
     const routeOnly = (await e2e.admin('POST', '/keys', { org_id: orgId, name: 'prod routes', models: ['route/prod-*'] })).json.key;
+    const prodRoutes = (await e2e.admin('POST', '/keys', { org_id: orgId, name: 'prod routes and echo', models: ['route/prod-*', 'mock/echo'] })).json.key;
     const modelsOnly = (await e2e.admin('POST', '/keys', { org_id: orgId, name: 'models', models: ['mock/*'] })).json.key;
-    expect((await chat(`route/${name}`, routeOnly)).status).toBe(200);
-    expect((await chat(`route/${other}`, routeOnly)).status).toBe(403);
-    expect((await chat('mock/echo', routeOnly)).status).toBe(403);
+    expect((await chat(`route/${name}`, routeOnly)).status).toBe(403);
+    expect((await chat(`route/${name}`, prodRoutes)).status).toBe(200);
+    expect((await chat(`route/${other}`, prodRoutes)).status).toBe(403);
+    expect((await chat('mock/other', prodRoutes)).status).toBe(403);
     expect((await chat(`route/${name}`, modelsOnly)).status).toBe(403);
+    // Outside the scope, a missing route is a 403 too (no oracle for route names); inside, a 404.
+    expect((await chat('route/no-such-route', modelsOnly)).status).toBe(403);
     expect((await chat('route/no-such-route', key)).status).toBe(404);
+  });
+
+  it('a route may only target models the organisation allows', async () => {
+    const narrow = await e2e.admin('POST', '/orgs', { name: `narrow routing ${Date.now()}`, allowed_models: ['mock/*'] });
+    expect(narrow.status).toBe(201);
+    const refused = await e2e.admin('POST', '/routes', { org_id: narrow.json.id, name: 'outside', strategy: 'fallback', targets: [{ model: 'mock/echo' }, { model: 'openai/gpt-4o-mini' }] });
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(refused.json)).toContain('targets.1.model');
+    const ok = await e2e.admin('POST', '/routes', { org_id: narrow.json.id, name: 'inside', strategy: 'fallback', targets: [{ model: 'mock/echo' }] });
+    expect(ok.status).toBe(201);
   });
 });

@@ -9,6 +9,18 @@ import { claim } from '../support/claims';
 const KEY = 'sk-ant-api03-Zq8Lw2Xc7Vb4Nm1Ks9Dj3Fh6Gt5Ry0Ue';
 
 describe('redactSecret', () => {
+  it('redacts Google API keys and AWS access key ids, whoever’s they are', () => {
+    const google = `AIza${'Sy0123456789abcdefghijklmnopqrst_-A'}`;
+    const aws = ['AKIAIOSFODNN7EXAMPLE', 'ASIAY34FZKBOKMUTVV7A'];
+    expect(google).toHaveLength(39);
+    for (const k of [google, ...aws]) {
+      const out = redactSecret(`API key not valid: ${k}. Please pass a valid API key.`, null);
+      expect(out).not.toContain(k);
+      expect(out).toContain('API key not valid');
+    }
+    expect(redactSecret('AKIA is not a key, nor is AIzaShort', null)).toBe('AKIA is not a key, nor is AIzaShort');
+  });
+
   it('leaves ordinary upstream messages alone', () => {
     for (const m of [
       'The model `gpt-5` does not exist or you do not have access to it.',

@@ -4,10 +4,12 @@
  * failing closed when a limited key's counter cannot be reached — while unlimited keys never touch one.
  */
 import { env } from 'cloudflare:test';
-import { describe, expect, it } from 'vitest';
-import { periodEnd, periodStart, type LimitCounterRpc, type Limits } from '../../lib/limits';
+import { describe, expect, inject, it } from 'vitest';
+import { PRICES_KV_KEY, periodEnd, periodStart, type LimitCounterRpc, type Limits } from '../../lib/limits';
 import type { Env } from '../../worker/env';
 import { harness, seedKey, seedProviderKey } from './harness';
+import { chargeOf, DEFAULT_OUTPUT_ALLOWANCE, estimateTokens } from '../../worker/limits';
+import { emptyUsage } from '../../lib/audit/event';
 import { claim } from '../support/claims';
 
 const ns = () => (env as unknown as Env).LIMITS!;
@@ -84,6 +86,46 @@ describe('LimitCounter (a real Durable Object, injected clock)', () => {
     await c.revokeKey('gone');
     expect(await c.reserve({ rid: 'x', keyId: 'gone', limits: { rpm: 5 }, tokens: 1, cost: 0 })).toMatchObject({ ok: false, kind: 'revoked' });
     expect((await c.reserve({ rid: 'y', keyId: 'other', limits: { rpm: 5 }, tokens: 1, cost: 0 })).ok).toBe(true);
+  });
+});
+
+describe('what a reservation estimates (estimateTokens)', () => {
+  it('the output allowance is the largest token cap the body names, for each of its n choices', () => {
+    expect(estimateTokens(400, {})).toEqual({ input: 100, output: DEFAULT_OUTPUT_ALLOWANCE });
+    expect(estimateTokens(400, { max_tokens: 10 }).output).toBe(10);
+    expect(estimateTokens(400, { max_completion_tokens: 20 }).output).toBe(20);
+    expect(estimateTokens(400, { max_output_tokens: 5000 }).output).toBe(5000);
+    expect(estimateTokens(400, { max_tokens: 10, max_output_tokens: 5000 }).output).toBe(5000);
+    expect(estimateTokens(400, { max_tokens: 10, n: 8 }).output).toBe(80);
+    expect(estimateTokens(400, { n: 3 }).output).toBe(3 * DEFAULT_OUTPUT_ALLOWANCE);
+    expect(estimateTokens(400, { max_tokens: 10, n: 0 }).output).toBe(10);
+  });
+  it('refuses max_tokens and max_completion_tokens that disagree, naming both', () => {
+    expect(() => estimateTokens(400, { max_tokens: 10, max_completion_tokens: 100_000 })).toThrow(/'max_tokens'.*'max_completion_tokens'/);
+    expect(estimateTokens(400, { max_tokens: 10, max_completion_tokens: 10 }).output).toBe(10);
+  });
+});
+
+describe('what a settlement charges (chargeOf)', () => {
+  const est = { input: 40, output: 1024 };
+  const price = { exact: { input: 0.001, output: 0.002 }, estimate: { input: 0.001, output: 0.002 } };
+  it('an answered request whose usage never arrived is charged the whole estimate', () => {
+    expect(chargeOf(emptyUsage(), true, est, price)).toEqual({ tokens: 1064, cost: 40 * 0.001 + 1024 * 0.002 });
+  });
+  it('an answered stream cut after its input count: known input plus the estimated output', () => {
+    expect(chargeOf({ ...emptyUsage(), input_tokens: 12 }, true, est, price)).toEqual({ tokens: 12 + 1024, cost: 12 * 0.001 + 1024 * 0.002 });
+  });
+  it('embeddings whose provider counts no tokens (Gemini, Bedrock Cohere, Workers AI): the estimated input', () => {
+    expect(chargeOf({ ...emptyUsage(), input_tokens: null, output_tokens: 0 }, true, est, price)).toEqual({ tokens: 40, cost: 40 * 0.001 });
+  });
+  it('a model without a price of its own is priced like its reservation (the dearest known)', () => {
+    expect(chargeOf(emptyUsage(), true, est, { exact: null, estimate: { input: 1, output: 1 } })).toEqual({ tokens: 1064, cost: 1064 });
+  });
+  it('a request the upstream never answered releases its reservation', () => {
+    expect(chargeOf(emptyUsage(), false, est, price)).toEqual({ tokens: 0, cost: null });
+  });
+  it('reported usage is charged as reported', () => {
+    expect(chargeOf({ ...emptyUsage(), input_tokens: 3, output_tokens: 4 }, true, est, price)).toEqual({ tokens: 7, cost: 3 * 0.001 + 4 * 0.002 });
   });
 });
 
@@ -168,5 +210,66 @@ describe('gateway with limits', () => {
     expect(res.res.headers.get('x-ratelimit-limit-requests')).toBe('7');
     expect(res.res.headers.get('x-ratelimit-remaining-requests')).toBe('6');
     expect(res.res.headers.get('x-ratelimit-limit-tokens')).toBe('5000');
+  });
+
+  it(claim('spend-limits', 'a stream the client abandons before its usage arrives is charged the reservation’s estimate, not released'), async () => {
+    const h = harness();
+    const subject = crypto.randomUUID();
+    const limits: Limits = { tpm: 1_000_000, budget_usd: 100, budget_period: 'month' };
+    await env.ROUTERO_KV.put(PRICES_KV_KEY, JSON.stringify({ updated_at: '2026-01-01T00:00:00Z', models: { 'openai/slow-stream': { input: 0.000001, output: 0.000002 } } }));
+    await seedProviderKey('openai', 'sk-limits-abandon', `${inject('fakeOpenAIUrl')}/v1`);
+    const { key } = await seedKey({ models: ['openai/*'], limits: [{ kind: 'key', id: subject, limits }] });
+    const { res, settle } = await h.open('/v1/chat/completions', {
+      json: { model: 'openai/slow-stream', max_tokens: 50, stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'x' }] },
+      key,
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(first).toContain('data:');
+    expect(first).not.toContain('"usage":{');
+    await reader.cancel();
+    await settle();
+    expect(h.events[0]).toMatchObject({ status: 499, output_tokens: null });
+    const c = ns().get(ns().idFromName(`key:${subject}`)) as unknown as LimitCounterRpc;
+    const standing = await c.status(limits);
+    // The estimate: the body's bytes / 4 of input plus the 50 output tokens it allowed.
+    expect(standing.tpm!.limit - standing.tpm!.remaining).toBeGreaterThanOrEqual(50);
+    expect(standing.budget!.spent).toBeGreaterThan(50 * 0.000002);
+    expect(standing.inFlight).toBe(0);
+  });
+
+  it('a limited key’s body with conflicting token caps is a 400 in the caller’s format, before any upstream call', async () => {
+    const h = harness();
+    const { key } = await seedKey({ limits: [{ kind: 'key', id: crypto.randomUUID(), limits: { tpm: 100_000 } }] });
+    const { res, json } = await h.call('/v1/chat/completions', { json: { ...chat, max_tokens: 1, max_completion_tokens: 50_000 }, key });
+    expect(res.status).toBe(400);
+    expect(json).toMatchObject({ error: { type: 'invalid_request_error', param: 'max_tokens', message: expect.stringMatching(/max_completion_tokens/) } });
+  });
+
+  it('a counter that failed is told to cancel too, so a reservation it took before failing is not left behind', async () => {
+    const cancelled: string[] = [];
+    const flaky = {
+      idFromName: (name: string) => ({ name }),
+      get: (id: { name: string }) => ({
+        reserve: () => (id.name.startsWith('org:') ? Promise.reject(new Error('Durable Object reset')) : Promise.resolve({ ok: true, standing: {} })),
+        cancel: (rid: string) => {
+          cancelled.push(`${id.name.slice(0, 3)}:${rid}`);
+          return Promise.resolve();
+        },
+        settle: () => Promise.resolve(),
+      }),
+    };
+    const h = harness({ LIMITS: flaky });
+    const { key } = await seedKey({
+      limits: [
+        { kind: 'key', id: crypto.randomUUID(), limits: { rpm: 10 } },
+        { kind: 'org', id: crypto.randomUUID(), limits: { rpm: 10 } },
+      ],
+    });
+    const res = await h.call('/v1/chat/completions', { json: chat, key });
+    expect(res.res.status).toBe(503);
+    const rid = h.events[0]!.request_id;
+    expect(cancelled.sort()).toEqual([`key:${rid}`, `org:${rid}`]);
   });
 });

@@ -3,7 +3,7 @@
  * request path calls.
  *
  *   const r = await reserveLimits(env, { subjects, keyId, requestId, body, models });  // null: unlimited
- *   …upstream call…                      r.settle(usage, model)  (any outcome; usage may be empty)
+ *   …upstream call…                      r.settle(usage, model, answered)  (any outcome; usage may be empty)
  *   response headers:                    r.headers()
  *
  * A key whose record carries no limited subject never touches a Durable Object. For a limited key
@@ -12,7 +12,7 @@
  * fails the request closed (503).
  */
 import type { Usage } from '../../lib/audit/event';
-import { GatewayError } from '../../lib/errors';
+import { GatewayError, invalidField } from '../../lib/errors';
 import { log } from '../../lib/log';
 import {
   PRICES_KV_KEY,
@@ -63,10 +63,25 @@ async function priceOf(kv: KVNamespace, model: string, now: number): Promise<{ e
   return { exact, estimate: exact ?? prices.dearest };
 }
 
-/** Tokens a request may use: its text (~4 bytes a token, an over-estimate for JSON) plus its output allowance. */
+const countOf = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : null);
+
+/**
+ * Tokens a request may use: its text (~4 bytes a token, an over-estimate for JSON) plus its output
+ * allowance: the largest of max_tokens, max_completion_tokens and max_output_tokens (or the default)
+ * for each of the `n` choices it asks for. A body whose max_tokens and max_completion_tokens
+ * disagree is refused: which one a provider honours is not the gateway's to guess.
+ */
 export function estimateTokens(bodyBytes: number, body: Record<string, unknown>): { input: number; output: number } {
-  const asked = [body.max_tokens, body.max_completion_tokens].find((v): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0);
-  return { input: Math.ceil(bodyBytes / 4), output: Math.min(asked ?? DEFAULT_OUTPUT_ALLOWANCE, 1_000_000) };
+  const legacy = countOf(body.max_tokens);
+  const current = countOf(body.max_completion_tokens);
+  if (legacy !== null && current !== null && legacy !== current) {
+    throw invalidField(['max_tokens'], `differs from 'max_completion_tokens' (${legacy} vs ${current}); send only max_completion_tokens.`);
+  }
+  const asked = [legacy, current, countOf(body.max_output_tokens)].filter((v): v is number => v !== null);
+  const perChoice = asked.length > 0 ? Math.max(...asked) : DEFAULT_OUTPUT_ALLOWANCE;
+  const n = countOf(body.n);
+  const choices = n !== null && n >= 1 ? Math.min(Math.floor(n), 128) : 1;
+  return { input: Math.ceil(bodyBytes / 4), output: Math.min(perChoice * choices, 10_000_000) };
 }
 
 export function costOf(price: ModelPrice | null, input: number, output: number): number | null {
@@ -131,11 +146,42 @@ export function limitHeaders(standings: Standing[]): Record<string, string> {
 export interface Reservation {
   /** Limit headers for a successful response. */
   headers(): Record<string, string>;
+  /** What the reservation holds: the estimated input and output tokens, and their estimated cost. */
+  readonly estimate: { input: number; output: number; cost: number };
   /**
-   * Settles with the real usage of the model that answered (empty usage releases): once; later
-   * calls do nothing.
+   * Settles with the real usage of the model that answered: once; later calls do nothing.
+   * `answered`: the upstream sent 2xx headers. Then a part of the usage that never arrived (the
+   * client left before the usage event, the stream was cut, a server ignored stream_options, an
+   * endpoint that reports no counts) is charged at the reservation's estimate; the reservation is
+   * released only for a request the upstream never answered (refused, failed, error status).
    */
-  settle(usage: Usage, model: string | null): Promise<void>;
+  settle(usage: Usage, model: string | null, answered?: boolean): Promise<void>;
+}
+
+/**
+ * The tokens and cost a settlement charges: the usage the upstream reported; for an answered
+ * request, the reservation's estimate for any part it did not report.
+ */
+export function chargeOf(
+  usage: Usage,
+  answered: boolean,
+  estimate: { input: number; output: number },
+  price: { exact: ModelPrice | null; estimate: ModelPrice | null } | null,
+): { tokens: number; cost: number | null } {
+  const missingIn = usage.input_tokens === null;
+  const missingOut = usage.output_tokens === null;
+  if (!answered) {
+    const input = usage.input_tokens ?? 0;
+    const output = usage.output_tokens ?? 0;
+    const cost = missingIn && missingOut ? null : costOf(price?.exact ?? null, input, output);
+    return { tokens: input + output, cost };
+  }
+  const input = usage.input_tokens ?? estimate.input;
+  const output = usage.output_tokens ?? estimate.output;
+  const guessed = missingIn || missingOut;
+  // A guessed part is priced like the reservation was (a model without a price: the dearest known).
+  const cost = costOf(price?.exact ?? (guessed ? price?.estimate ?? null : null), input, output);
+  return { tokens: input + output, cost };
 }
 
 const SUBJECT_WORD = { key: 'API key', user: 'user', org: 'organisation' } as const;
@@ -173,8 +219,16 @@ export async function reserveLimits(
       ),
     ),
   );
-  // A refused or failed request takes nothing: the subjects that admitted it forget it entirely.
-  const cancelAll = () => Promise.all(results.map((r) => (r.answer?.ok ? r.stub.cancel(opts.requestId).catch(() => undefined) : undefined)));
+  // A refused or failed request takes nothing: every subject forgets it entirely. A counter that
+  // failed or timed out may still have taken the reservation, so it is told too (cancel is idempotent).
+  const cancelAll = () =>
+    Promise.all(
+      results.map((r) =>
+        withTimeout(Promise.resolve().then(() => r.stub.cancel(opts.requestId)), 'limit cancel').catch((e: unknown) => {
+          log('warn', 'limit cancel failed; the reservation expires on its own', { request_id: opts.requestId, subject: `${r.subject.kind}:${r.subject.id}`, reason: e instanceof Error ? e.message : String(e) });
+        }),
+      ),
+    );
   const failed = results.find((r) => r.error !== null);
   if (failed) {
     await cancelAll();
@@ -205,18 +259,17 @@ export async function reserveLimits(
   let settled = false;
   return {
     headers: () => limitHeaders(standings),
-    async settle(usage: Usage, model: string | null) {
+    estimate: { input: est.input, output: est.output, cost: estCost },
+    async settle(usage: Usage, model: string | null, answered = false) {
       if (settled) return;
       settled = true;
       const price = budgeted && model ? await priceOf(env.ROUTERO_KV, model, Date.now()) : null;
       // input_tokens is the whole input, cache reads and writes included (lib/audit/event.ts). The
       // estimate prices every input token at the full rate; the consumer's event corrects it.
-      const input = usage.input_tokens ?? 0;
-      const output = usage.output_tokens ?? 0;
-      const cost = usage.input_tokens === null && usage.output_tokens === null ? null : costOf(price?.exact ?? null, input, output);
+      const { tokens, cost } = chargeOf(usage, answered, est, price);
       await Promise.all(
         counters.map(({ subject: s, stub }) =>
-          stub.settle({ rid: opts.requestId, tokens: input + output, cost }).catch((e: unknown) => {
+          stub.settle({ rid: opts.requestId, tokens, cost }).catch((e: unknown) => {
             log('error', 'limit settle failed; the reservation expires on its own', {
               request_id: opts.requestId,
               subject: `${s.kind}:${s.id}`,

@@ -36,9 +36,11 @@ export const EMBEDDING_PROVIDERS = ['openai', 'azure', 'gemini', 'bedrock', 'wor
 /** Upstream calls one embeddings request may make on Bedrock (Titan: one per input). */
 export const MAX_BEDROCK_CALLS = 64;
 
-/** Embeddings have no output tokens: 0 when the input is counted, so the event can be priced. */
+/** Embeddings have no output tokens: always 0, so the event can be priced. */
 function usageOf(promptTokens: number | null): Usage {
-  return { ...emptyUsage(), input_tokens: promptTokens, output_tokens: promptTokens === null ? null : 0 };
+  // Embeddings produce no output tokens; an input the provider did not count stays null (and a
+  // limited key is charged the reservation's estimate for it: worker/limits chargeOf).
+  return { ...emptyUsage(), input_tokens: promptTokens, output_tokens: 0 };
 }
 
 interface Embedded {

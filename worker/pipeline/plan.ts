@@ -110,6 +110,8 @@ async function directPlan(deps: PlanDeps, parsed: ParsedRequest, key: VirtualKey
 }
 
 async function routePlan(deps: PlanDeps, parsed: ParsedRequest, key: VirtualKeyRecord, name: string): Promise<Plan> {
+  // Scope first: a key may not learn which route names exist (404 vs 403) outside its scope.
+  if (!modelAllowed(parsed.model, key.models)) throw outOfScope(parsed.model, key);
   const route = await deps.routes.get(deps.env, key.org_id, name, deps.config.keyCacheTtlMs);
   if (!route) {
     throw new GatewayError('not_found', `The model '${parsed.model}' does not exist: this organisation has no route named '${name}'.`, {
@@ -117,8 +119,10 @@ async function routePlan(deps: PlanDeps, parsed: ParsedRequest, key: VirtualKeyR
       param: 'model',
     });
   }
-  if (!modelAllowed(parsed.model, key.models)) throw outOfScope(parsed.model, key);
-  const ordered = route.strategy === 'weighted' ? weightedOrder(route.targets, deps.random) : route.targets;
+  // The key's scope applies to the models a route reaches too: a target outside it is not tried.
+  const inScope = route.targets.filter((t) => modelAllowed(t.model, key.models));
+  if (inScope.length === 0) throw outOfScope(parsed.model, key);
+  const ordered = route.strategy === 'weighted' ? weightedOrder(inScope, deps.random) : inScope;
   const targets: Target[] = [];
   const skipped: string[] = [];
   for (const t of ordered) {

@@ -2,7 +2,8 @@
  * The limits step every data-plane endpoint takes (DESIGN §8): chat, messages, embeddings and
  * responses reserve the same way, after authorization and before any upstream call, and settle
  * with the request's one outcome (AuditRecorder.whenFinished: complete, error, timeout or client
- * abort). A key without limits returns at once without touching a Durable Object.
+ * abort; an answered request whose usage never arrived is charged the reservation's estimate).
+ * A key without limits returns at once without touching a Durable Object.
  */
 import type { VirtualKeyRecord } from '../../lib/kv/records';
 import type { AuditRecorder } from '../audit';
@@ -27,7 +28,7 @@ export async function reserveForRequest(
     models: req.models,
   });
   if (!limits) return { decorate: (res) => res };
-  req.audit.whenFinished((_status, usage) => waitUntil(limits.settle(usage, req.audit.model)));
+  req.audit.whenFinished((_status, usage) => waitUntil(limits.settle(usage, req.audit.model, req.audit.upstreamAnswered)));
   return {
     decorate(res) {
       for (const [name, value] of Object.entries(limits.headers())) res.headers.set(name, value);

@@ -75,6 +75,24 @@ export function createResponsesStreamTap(context: Record<string, unknown> = {}) 
   );
 }
 
+/**
+ * Parameters the gateway refuses: `background` runs the response after the call returns, so its
+ * usage is never seen (it would run unbilled, past every limit); `previous_response_id` and
+ * `conversation` continue state the provider stored under the organisation's provider key, which
+ * any other key of the organisation could then read or extend. Each is a 400 naming it.
+ */
+export function refuseStatefulParams(body: Record<string, unknown>): void {
+  if (body.background !== undefined && body.background !== null && body.background !== false) {
+    throw invalidField(['background'], 'is not supported by this gateway (a background response runs past its limits and audit); send the request without it.');
+  }
+  const stateful = { previous_response_id: body.previous_response_id, conversation: body.conversation };
+  for (const [name, value] of Object.entries(stateful)) {
+    if (value !== undefined && value !== null) {
+      throw invalidField([name], 'is not supported by this gateway (stored responses would be shared by every key of the organisation); send the whole conversation as input instead.');
+    }
+  }
+}
+
 export function responsesHandler(providerKeys: ProviderKeyStore) {
   return async function responses(c: GatewayContext): Promise<Response> {
     const config = c.get('config');
@@ -83,6 +101,7 @@ export function responsesHandler(providerKeys: ProviderKeyStore) {
     const body = parseJsonBody(await readBodyText(c.req.raw, config.maxBodyBytes));
     if (typeof body.model !== 'string') throw invalidField(['model'], 'is required and must be a string');
     if (body.stream !== undefined && typeof body.stream !== 'boolean') throw invalidField(['stream'], 'must be a boolean');
+    refuseStatefulParams(body);
     const model = body.model;
     const stream = body.stream === true;
     audit.model = model;
