@@ -25,8 +25,6 @@ import {
   type Standing,
 } from '../../lib/limits';
 
-export { LimitCounter } from './counter';
-
 export interface LimitsEnv {
   ROUTERO_KV: KVNamespace;
   LIMITS?: DurableObjectNamespace;
