@@ -53,7 +53,7 @@ export interface Env {
   ROUTERO_TEST_CLOCK?: string;
   /** How long to wait for a provider's response headers, ms (default 600000: the SDKs' own 10 minutes). */
   UPSTREAM_HEADER_TIMEOUT_MS?: string;
-  /** How long a provider may send nothing once its response started, ms (default 300000). */
+  /** How long a provider may send nothing once its response started (a non-streamed answer: its whole body), ms (default 300000). */
   UPSTREAM_IDLE_TIMEOUT_MS?: string;
 }
 
@@ -72,7 +72,7 @@ export interface GatewayConfig {
 export interface UpstreamTimeouts {
   /** Until the provider's response headers arrive. */
   headerMs: number;
-  /** Between two chunks of the provider's response body. */
+  /** Between two chunks of a streamed response; for a non-streamed answer, its whole body after the headers. */
   idleMs: number;
 }
 

@@ -39,6 +39,16 @@ export class ProviderKeyStore {
   private readonly cache = new BoundedLru<ProviderKeyEntry[]>({ maxEntries: PROVIDER_KEY_CACHE_ENTRIES, ttlMs: 30_000 });
   /** Decoded ciphertext and AAD per cached entry (still no plaintext), so a call only decrypts. */
   private readonly prepared = new WeakMap<ProviderKeyEntry, PreparedSecret>();
+  /** Each cached entry's base URL once it passed the SSRF check (a URL parse and host check per call before). */
+  private readonly checkedBases = new WeakMap<ProviderKeyEntry, { allowPrivate: boolean; url: string }>();
+
+  checkedBaseFor(entry: ProviderKeyEntry, base: string, allowPrivate: boolean): string {
+    const hit = this.checkedBases.get(entry);
+    if (hit && hit.allowPrivate === allowPrivate) return hit.url;
+    const url = checkedBaseUrl(base, allowPrivate);
+    this.checkedBases.set(entry, { allowPrivate, url });
+    return url;
+  }
 
   preparedFor(entry: ProviderKeyEntry): PreparedSecret {
     let p = this.prepared.get(entry);
@@ -103,7 +113,7 @@ export async function selectUpstream(
   if (base === null) throw providerConfigError(`provider key ${entry.id} of ${info.name} has no base URL`);
   // A catalog template (Bedrock's `{region}`) is not a URL yet: the attempt checks the final call URL.
   if (entry.base_url === null && base.includes(BEDROCK_REGION_PLACEHOLDER)) return { baseUrl: base, entry };
-  return { baseUrl: checkedBaseUrl(base, config.allowPrivateUpstreams), entry };
+  return { baseUrl: store.checkedBaseFor(entry, base, config.allowPrivateUpstreams), entry };
 }
 
 /** The call built from a templated base URL, checked like any base URL now that it is one. */

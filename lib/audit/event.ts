@@ -19,12 +19,15 @@ export const AUDIT_TEXT_MAX = 256;
  * `u` flag a well-formed surrogate pair is one code point and does not match `\p{Cs}`; a lone one does.
  */
 const UNSTORABLE = /[\p{Cc}\p{Cs}]/gu;
+/** Printable ASCII only: nothing to clean (the usual id, provider and model name). */
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 const HAS_UNSTORABLE = /[\p{Cc}\p{Cs}]/u;
 
 /** Text as it may be stored: controls removed, lone surrogates replaced by U+FFFD, capped. */
 export function cleanAuditText(value: string, max = AUDIT_TEXT_MAX): string {
   // Cap first (bounded work on a huge input), then clean: cleaning never lengthens the text.
   const s = value.length > max ? value.slice(0, max) : value;
+  if (PRINTABLE_ASCII.test(s)) return s;
   // A cut between the halves of a surrogate pair leaves a lone high surrogate at the end.
   return s.replace(UNSTORABLE, (c) => (c >= '\ud800' && c <= '\udfff' ? '\ufffd' : ''));
 }

@@ -6,10 +6,12 @@
  * Why the cache is keyed by principal *version*: a key or admin whose attributes change gets a new
  * version, so a stale allow can never outlive a change, while the TTL bounds policy edits.
  *
- * Why the cache key is a SHA-256 digest in a bounded LRU: the resource id and attributes can carry
- * client input (a model name), and an isolate's memory is shared by every tenant it serves. Keyed
- * on raw input, 60 requests with 1 MB model names grew workerd by 140 MB; hashed and bounded, the
- * cache holds at most `cacheMaxEntries` 64-character keys whatever the input.
+ * Why long cache keys are SHA-256 digests in a bounded LRU: the resource id and attributes can
+ * carry client input (a model name), and an isolate's memory is shared by every tenant it serves.
+ * Keyed on raw input, 60 requests with 1 MB model names grew workerd by 140 MB; bounded, with any
+ * key longer than `MAX_RAW_CACHE_KEY` hashed, the cache holds at most `cacheMaxEntries` keys of at
+ * most that length whatever the input. The usual key (~250 characters) is used as it is: hashing it
+ * on every request was an async digest on the hot path (issue 13).
  */
 import * as z from 'zod/mini';
 import { BoundedLru } from '../cache/lru';
@@ -30,6 +32,10 @@ export interface Resource {
 }
 
 export class PolicyUnavailableError extends Error {}
+
+/** Longest cache key kept as it is; longer ones are replaced by their SHA-256 digest. */
+export const MAX_RAW_CACHE_KEY = 512;
+
 
 const checkResponseSchema = z.object({
   results: z.array(
@@ -91,16 +97,18 @@ export class CerbosClient {
     return this.cache.size;
   }
 
-  /** The distinct lengths of the cache keys (tests: they are digests, whatever the input). */
+  /** The distinct lengths of the cache keys (tests: long inputs are digests). */
   cacheKeyLengths(): Set<number> {
     return new Set(this.cache.keys().map((k) => k.length));
   }
 
   async isAllowed(principal: Principal, resource: Resource, action: string): Promise<boolean> {
-    const cacheKey =
-      this.ttl > 0
-        ? await sha256Hex(JSON.stringify([principal.id, principal.version, resource.kind, resource.id, resource.attr, action]))
-        : '';
+    let cacheKey = '';
+    if (this.ttl > 0) {
+      // A raw key is a JSON array (it starts with `[`), a digest is hex: the two never collide.
+      cacheKey = JSON.stringify([principal.id, principal.version, resource.kind, resource.id, resource.attr, action]);
+      if (cacheKey.length > MAX_RAW_CACHE_KEY) cacheKey = await sha256Hex(cacheKey);
+    }
     const hit = this.ttl > 0 ? this.cache.get(cacheKey) : undefined;
     if (hit !== undefined) return hit;
 

@@ -13,8 +13,9 @@ import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { freePort, ROOT, WRANGLER_BIN } from '../paths';
 import { startStack } from '../stack';
-import { renderReport, type BenchResult } from './report';
+import { pathsTable, renderReport, type BenchResult } from './report';
 import { otherSections } from './sections';
+import { stageBreakdowns } from './profile';
 import { measureStreamCpu } from './stream-cpu';
 import { PATHS, startTargets, type PathName, type Target, type Targets } from './targets';
 
@@ -22,6 +23,8 @@ const run = promisify(execFile);
 const quick = process.argv.includes('--quick');
 /** `--limits-only`: just the limited-key vs unlimited-key comparison (issue 11). */
 const limitsOnly = process.argv.includes('--limits-only');
+/** `--paths-only`: just the path comparison table (latency, throughput, streams), for quick before/after checks. */
+const pathsOnly = process.argv.includes('--paths-only');
 const TSX = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 const OUT = path.join(ROOT, 'bench-output');
 
@@ -371,6 +374,16 @@ async function main() {
     }
     return;
   }
+  if (pathsOnly) {
+    try {
+      const paths = await measurePaths(t);
+      fs.writeFileSync(path.join(OUT, 'paths.json'), JSON.stringify(paths, null, 2));
+      console.log(pathsTable(paths.metrics, config));
+    } finally {
+      await t.stop();
+    }
+    return;
+  }
   let result: BenchResult;
   try {
     const paths = await measurePaths(t);
@@ -414,6 +427,8 @@ async function main() {
   } finally {
     await t.stop();
   }
+  // Last, on its own targets: the inspector and the profiler must not touch the figures above.
+  result.stages = (await stageBreakdowns({ seconds: quick ? 2 : 6 })).result;
   fs.writeFileSync(path.join(OUT, 'latest.json'), JSON.stringify(result, null, 2));
   const { table, markdown, svg } = renderReport(result);
   console.log(`\n${table}`);

@@ -1,86 +1,148 @@
 /**
- * CPU profile of the gateway under load, through workerd's inspector (Chrome DevTools protocol).
- * Usage: tsx scripts/bench/profile.ts [seconds]   → bench-output/gateway.cpuprofile and a
- * self-time summary by function on stdout.
+ * CPU profile of the gateway under load, through workerd's inspector (Chrome DevTools protocol),
+ * charged to pipeline stages (stages.ts). `npm run bench` runs `stageBreakdowns` for its per-stage
+ * table; `npm run bench:profile [-- seconds]` prints the same and writes
+ * bench-output/gateway.cpuprofile (open it in Chrome DevTools).
  */
 import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import WebSocket from 'ws';
 import { freePort, ROOT, WRANGLER_BIN } from '../paths';
-import { startTargets } from './targets';
+import { attributeProfile, type CpuProfile, type StageBreakdown } from './stages';
+import { startTargets, type Target, type Targets } from './targets';
 
 const run = promisify(execFile);
-const seconds = Number(process.argv[2] ?? 5);
 const OUT = path.join(ROOT, 'bench-output');
+const BUNDLE = path.join(OUT, 'gateway-profile', 'index.js');
 
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  hitCount?: number;
-}
-
-async function main() {
-  execFileSync(process.execPath, [WRANGLER_BIN, 'deploy', '--dry-run', '--no-minify', '--outdir', path.join(OUT, 'gateway-profile')], {
+/** The gateway built as `npm run bench` builds it, without minifying, so frames keep their names and modules. */
+function buildUnminified(): string {
+  execFileSync(process.execPath, [WRANGLER_BIN, 'deploy', '--dry-run', '--no-minify', '--outdir', path.dirname(BUNDLE)], {
     cwd: ROOT,
     stdio: 'ignore',
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true' },
   });
-  const inspectorPort = await freePort();
-  const t = await startTargets({ gatewayBundle: path.join(OUT, 'gateway-profile', 'index.js'), chunks: 5, gapMs: 5, inspectorPort });
-  try {
-    const list = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as Array<{ id: string; webSocketDebuggerUrl: string }>;
-    const target = list.find((l) => l.id.includes('routero-gateway')) ?? list[0]!;
-    const ws = new WebSocket(target.webSocketDebuggerUrl);
-    await new Promise((r) => ws.once('open', r));
-    let id = 0;
-    const pending = new Map<number, (v: unknown) => void>();
-    ws.on('message', (d: Buffer) => {
-      const msg = JSON.parse(d.toString()) as { id?: number; result?: unknown };
-      if (msg.id && pending.has(msg.id)) pending.get(msg.id)!(msg.result);
+  return fs.readFileSync(BUNDLE, 'utf8');
+}
+
+async function load(target: Target, seconds: number, connections: number): Promise<{ rps: number; requests: number; errors: number }> {
+  const body = JSON.stringify({ model: target.model, messages: [{ role: 'user', content: 'The quick brown fox jumps over the lazy dog. '.repeat(21) }] });
+  const args = [path.join(ROOT, 'node_modules', 'autocannon', 'autocannon.js'), '-j', '-c', String(connections), '-d', String(seconds), '-m', 'POST', '-b', body];
+  for (const [k, v] of Object.entries(target.headers)) args.push('-H', `${k}=${v}`);
+  args.push(target.url);
+  const { stdout } = await run(process.execPath, args, { maxBuffer: 1 << 24 });
+  const r = JSON.parse(stdout) as { requests: { average: number; total: number }; errors: number; timeouts: number; non2xx: number };
+  return { rps: r.requests.average, requests: r.requests.total, errors: r.errors + r.timeouts + r.non2xx };
+}
+
+/** Records a CPU profile of one Worker's isolate while `seconds` of load run against `target`. */
+async function profileWorker(inspectorPort: number, worker: string, target: Target, seconds: number, connections: number) {
+  const list = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as Array<{ id: string; webSocketDebuggerUrl: string }>;
+  const entry = list.find((l) => l.id.endsWith(`:${worker}`) || l.id === worker);
+  if (!entry) throw new Error(`no inspector target for ${worker}: ${list.map((l) => l.id).join(', ')}`);
+  const ws = new WebSocket(entry.webSocketDebuggerUrl);
+  await new Promise((r) => ws.once('open', r));
+  let id = 0;
+  const pending = new Map<number, (v: unknown) => void>();
+  ws.on('message', (d: Buffer) => {
+    const msg = JSON.parse(d.toString()) as { id?: number; result?: unknown };
+    if (msg.id && pending.has(msg.id)) pending.get(msg.id)!(msg.result);
+  });
+  const send = (method: string, params: unknown = {}) =>
+    new Promise<unknown>((resolve) => {
+      const n = ++id;
+      pending.set(n, resolve);
+      ws.send(JSON.stringify({ id: n, method, params }));
     });
-    const send = (method: string, params: unknown = {}) =>
-      new Promise<unknown>((resolve) => {
-        const n = ++id;
-        pending.set(n, resolve);
-        ws.send(JSON.stringify({ id: n, method, params }));
-      });
-    const tg = t.targets.routero;
-    const body = JSON.stringify({ model: tg.model, messages: [{ role: 'user', content: 'The quick brown fox jumps over the lazy dog. '.repeat(21) }] });
-    const load = (d: number) => {
-      const args = [path.join(ROOT, 'node_modules', 'autocannon', 'autocannon.js'), '-j', '-c', '32', '-d', String(d), '-m', 'POST', '-b', body];
-      for (const [k, v] of Object.entries(tg.headers)) args.push('-H', `${k}=${v}`);
-      args.push(tg.url);
-      return run(process.execPath, args, { maxBuffer: 1 << 24 });
-    };
-    await load(2); // warm up
+  try {
+    await load(target, 2, connections); // warm up (JIT, caches)
     await send('Profiler.enable');
     await send('Profiler.setSamplingInterval', { interval: 100 });
     await send('Profiler.start');
-    const { stdout } = await load(seconds);
-    const { profile } = (await send('Profiler.stop')) as { profile: { nodes: ProfileNode[] } };
+    const figures = await load(target, seconds, connections);
+    const { profile } = (await send('Profiler.stop')) as { profile: CpuProfile };
+    return { profile, ...figures };
+  } finally {
     ws.close();
-    fs.writeFileSync(path.join(OUT, 'gateway.cpuprofile'), JSON.stringify(profile));
-    const bySelf = new Map<string, number>();
-    let total = 0;
-    for (const n of profile.nodes) {
-      const hits = n.hitCount ?? 0;
-      total += hits;
-      const name = `${n.callFrame.functionName || '(anonymous)'} ${path.basename(n.callFrame.url)}:${n.callFrame.lineNumber}`;
-      bySelf.set(name, (bySelf.get(name) ?? 0) + hits);
+  }
+}
+
+export interface StageProfiles {
+  /** Load while profiling (the profiler's own cost included: compare stages, not these rates). */
+  connections: number;
+  seconds: number;
+  variants: Array<{ name: string; rps: number; errors: number; breakdown: StageBreakdown }>;
+}
+
+/**
+ * Per-stage CPU of the gateway in three variants — the real local Queue, the Queue binding
+ * stubbed, and a key with limits — and of the bare pass-through Worker for the floor.
+ */
+export async function stageBreakdowns(opts: { seconds: number; connections?: number; newKeyLimits?: boolean }): Promise<{ result: StageProfiles; profile: CpuProfile }> {
+  const bundle = buildUnminified();
+  const connections = opts.connections ?? 32;
+  const inspectorPort = await freePort();
+  const t: Targets = await startTargets({ gatewayBundle: BUNDLE, chunks: 5, gapMs: 5, inspectorPort });
+  try {
+    const limitedKey = await t.newRouteroKey({ rpm: 100_000_000, tpm: 10_000_000_000, concurrency: 100_000 });
+    const runs: Array<{ name: string; worker: string; target: Target }> = [
+      { name: 'Routero (local Queue)', worker: 'routero-gateway', target: t.targets.routero },
+      { name: 'Routero (audit send stubbed)', worker: 'routero-gateway-stub', target: t.targets.routero_stub },
+      { name: 'Routero, limited key (stubbed)', worker: 'routero-gateway-stub', target: { ...t.targets.routero_stub, headers: { ...t.targets.routero_stub.headers, authorization: `Bearer ${limitedKey}` } } },
+      { name: 'pass-through Worker', worker: 'passthrough', target: t.targets.passthrough },
+    ];
+    const variants: StageProfiles['variants'] = [];
+    let first: CpuProfile | null = null;
+    for (const r of runs) {
+      const p = await profileWorker(inspectorPort, r.worker, r.target, opts.seconds, connections);
+      first ??= p.profile;
+      variants.push({ name: r.name, rps: p.rps, errors: p.errors, breakdown: attributeProfile(p.profile, bundle, p.requests) });
     }
-    console.log(`load: ${Math.round((JSON.parse(stdout) as { requests: { average: number } }).requests.average)} req/s; samples: ${total}`);
-    for (const [name, hits] of [...bySelf].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(`${((hits / total) * 100).toFixed(1).padStart(5)} %  ${name}`);
+    return { result: { connections, seconds: opts.seconds, variants }, profile: first! };
   } finally {
     await t.stop();
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+/** The breakdown as a text table: one column per variant. */
+export function stageTable(s: StageProfiles, markdown = false): string {
+  const names = s.variants.map((v) => v.name);
+  const stages = s.variants[0]!.breakdown.rows.map((r) => r.stage);
+  const rows: string[][] = [['stage (CPU µs per request)', ...names]];
+  for (const stage of stages) {
+    rows.push([stage, ...s.variants.map((v) => {
+      const row = v.breakdown.rows.find((r) => r.stage === stage)!;
+      return row.us_per_request < 0.05 ? '—' : `${row.us_per_request.toFixed(1)} (${row.pct.toFixed(0)} %)`;
+    })]);
+  }
+  rows.push(['busy CPU per request', ...s.variants.map((v) => `${v.breakdown.busy_us_per_request.toFixed(0)} µs`)]);
+  rows.push([`req/s while profiled (${s.connections} conn)`, ...s.variants.map((v) => `${v.rps.toFixed(0)}${v.errors ? ` (${v.errors} err)` : ''}`)]);
+  if (markdown) return [`| ${rows[0]!.join(' | ')} |`, `|${rows[0]!.map(() => '---').join('|')}|`, ...rows.slice(1).map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ')).join('\n');
+}
+
+async function main() {
+  const seconds = Number(process.argv[2] ?? 5);
+  const { result, profile } = await stageBreakdowns({ seconds });
+  fs.writeFileSync(path.join(OUT, 'gateway.cpuprofile'), JSON.stringify(profile));
+  fs.writeFileSync(path.join(OUT, 'stages.json'), JSON.stringify(result, null, 2));
+  console.log(stageTable(result));
+  for (const v of result.variants.slice(0, 2)) {
+    console.log(`\nheaviest self time, ${v.name}:`);
+    for (const t of v.breakdown.top_self) console.log(`${t.pct.toFixed(1).padStart(5)} %  ${t.name}`);
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().then(
+    () => process.exit(0),
+    (e: unknown) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}

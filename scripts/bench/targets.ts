@@ -13,8 +13,13 @@ import type { Limits } from '../../lib/limits';
 import { startCerbos } from '../cerbos-server';
 import { freePort, OFFLINE_ENV, ROOT } from '../paths';
 
-export type PathName = 'direct' | 'passthrough' | 'routero' | 'portkey';
-export const PATHS: PathName[] = ['direct', 'passthrough', 'routero', 'portkey'];
+/**
+ * `routero_stub`: the same gateway bundle whose AUDIT_QUEUE binding is a stub that accepts and drops
+ * `send`/`sendBatch` (benchmark only). Locally the Queue broker runs on the gateway's own workerd
+ * thread, so `routero` pays for the harness's broker too; the pair shows both figures.
+ */
+export type PathName = 'direct' | 'passthrough' | 'routero' | 'routero_stub' | 'portkey';
+export const PATHS: PathName[] = ['direct', 'passthrough', 'routero', 'routero_stub', 'portkey'];
 
 export interface Target {
   url: string;
@@ -44,6 +49,11 @@ const PASSTHROUGH = `export default {
 
 /** Stands in for the admin Worker's consumer here: acknowledges and counts audit events. */
 const AUDIT_SINK = `export default { async queue(batch) { batch.ackAll(); } };`;
+
+/** The Queue binding of the `routero_stub` gateway: a wrapped binding that drops what it is sent. */
+const AUDIT_STUB = `export default function () {
+  return { async send() {}, async sendBatch() {} };
+}`;
 
 async function startChild(cmd: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
   // Its own process group, so stopping it also stops what it started (tsx runs a child node).
@@ -77,6 +87,28 @@ export async function startTargets(opts: { gatewayBundle: string; chunks: number
   const kek = `1:${generateKek()}`;
   const passthroughPort = await freePort();
   const gatewayPort = await freePort();
+  const stubPort = await freePort();
+  const gatewayWorker = (name: string, port: number, audit: Record<string, unknown>) => ({
+    name,
+    modules: true,
+    scriptPath: opts.gatewayBundle,
+    compatibilityDate: '2026-05-01',
+    compatibilityFlags: ['enable_request_signal'],
+    kvNamespaces: { ROUTERO_KV: 'routero-kv' },
+    ...audit,
+    durableObjects: { LIMITS: { className: 'LimitCounter', useSQLite: true } },
+    bindings: {
+      ROUTERO_KEKS: kek,
+      CERBOS_URL: cerbos.url,
+      ALLOW_PRIVATE_UPSTREAMS: 'true',
+      ROUTERO_ENV: 'development',
+      // The benchmark reports which authentication path each request took.
+      EXPOSE_SERVER_TIMING: 'true',
+      KEY_CACHE_TTL_SECONDS: '30',
+      POLICY_CACHE_TTL_SECONDS: '10',
+    },
+    unsafeDirectSockets: [{ host: '127.0.0.1', port }],
+  });
   const miniflare = new Miniflare({
     host: '127.0.0.1',
     port: await freePort(),
@@ -90,27 +122,9 @@ export async function startTargets(opts: { gatewayBundle: string; chunks: number
         bindings: { UPSTREAM: upstreamUrl },
         unsafeDirectSockets: [{ host: '127.0.0.1', port: passthroughPort }],
       },
-      {
-        name: 'routero-gateway',
-        modules: true,
-        scriptPath: opts.gatewayBundle,
-        compatibilityDate: '2026-05-01',
-        compatibilityFlags: ['enable_request_signal'],
-        kvNamespaces: { ROUTERO_KV: 'routero-kv' },
-        queueProducers: { AUDIT_QUEUE: 'routero-audit' },
-        durableObjects: { LIMITS: { className: 'LimitCounter', useSQLite: true } },
-        bindings: {
-          ROUTERO_KEKS: kek,
-          CERBOS_URL: cerbos.url,
-          ALLOW_PRIVATE_UPSTREAMS: 'true',
-          ROUTERO_ENV: 'development',
-          // The benchmark reports which authentication path each request took.
-          EXPOSE_SERVER_TIMING: 'true',
-          KEY_CACHE_TTL_SECONDS: '30',
-          POLICY_CACHE_TTL_SECONDS: '10',
-        },
-        unsafeDirectSockets: [{ host: '127.0.0.1', port: gatewayPort }],
-      },
+      gatewayWorker('routero-gateway', gatewayPort, { queueProducers: { AUDIT_QUEUE: 'routero-audit' } }),
+      gatewayWorker('routero-gateway-stub', stubPort, { wrappedBindings: { AUDIT_QUEUE: { scriptName: 'audit-stub' } } }),
+      { name: 'audit-stub', modules: true, script: AUDIT_STUB },
       {
         name: 'audit-sink',
         modules: true,
@@ -122,10 +136,12 @@ export async function startTargets(opts: { gatewayBundle: string; chunks: number
   });
   await miniflare.ready;
   const kv = await miniflare.getKVNamespace('ROUTERO_KV', 'routero-gateway');
+  // Both gateways bind the same namespace id, so they read the same records.
+  const put = (k: string, v: string) => kv.put(k, v);
   const ring = await loadKeyRing(kek);
   const pkId = crypto.randomUUID();
   const sealed = await sealSecret(ring, { recordId: pkId, orgId: ORG, provider: 'openai' }, 'sk-bench-provider-key');
-  await kv.put(kvKeys.providerKeys(ORG, 'openai'), JSON.stringify([{ id: pkId, org_id: ORG, provider: 'openai', base_url: `${upstreamUrl}/v1`, ...sealed }]));
+  await put(kvKeys.providerKeys(ORG, 'openai'), JSON.stringify([{ id: pkId, org_id: ORG, provider: 'openai', base_url: `${upstreamUrl}/v1`, ...sealed }]));
 
   const newRouteroKey = async (limits?: Limits) => {
     const { id, secret, key } = newVirtualKey();
@@ -141,7 +157,7 @@ export async function startTargets(opts: { gatewayBundle: string; chunks: number
       version: 1,
       ...(limits ? { limits: [{ kind: 'key', id, limits }] } : {}),
     };
-    await kv.put(kvKeys.virtualKey(id), JSON.stringify(record));
+    await put(kvKeys.virtualKey(id), JSON.stringify(record));
     return key;
   };
   const routeroKey = await newRouteroKey();
@@ -157,6 +173,7 @@ export async function startTargets(opts: { gatewayBundle: string; chunks: number
       direct: { url: `${upstreamUrl}/v1/chat/completions`, headers: { ...json, authorization: 'Bearer sk-bench-provider-key' }, model: 'gpt-4o-mini' },
       passthrough: { url: `http://127.0.0.1:${passthroughPort}/v1/chat/completions`, headers: { ...json, authorization: 'Bearer sk-bench-provider-key' }, model: 'gpt-4o-mini' },
       routero: { url: `http://127.0.0.1:${gatewayPort}/v1/chat/completions`, headers: { ...json, authorization: `Bearer ${routeroKey}` }, model: 'openai/gpt-4o-mini' },
+      routero_stub: { url: `http://127.0.0.1:${stubPort}/v1/chat/completions`, headers: { ...json, authorization: `Bearer ${routeroKey}` }, model: 'openai/gpt-4o-mini' },
       portkey: {
         url: `http://127.0.0.1:${portkeyPort}/v1/chat/completions`,
         headers: { ...json, authorization: 'Bearer sk-bench-provider-key', 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${upstreamUrl}/v1` },

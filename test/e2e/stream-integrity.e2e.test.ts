@@ -283,6 +283,32 @@ describe('timeouts and clients that leave (issue 8, finding 2)', () => {
     expect(await eventFor(m2)).toMatchObject({ status: 504, error_type: 'upstream_timeout', input_tokens: 2125 });
   });
 
+  it('a non-streamed answer whose body stalls after its headers: 504 upstream_timeout in the caller’s format, its socket closed', async () => {
+    const model = scripted('openai', 'body-stall', { contentType: 'application/json', steps: ['{"id":"chatcmpl-stall","object":"chat.completion","choices":[', { stall: true }] });
+    const started = Date.now();
+    const err = await openaiClient().chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    const elapsed = Date.now() - started;
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(504);
+    expect((err as InstanceType<typeof OpenAI.APIError>).code).toBe('upstream_timeout');
+    console.log(`idle timeout ${IDLE_TIMEOUT_MS} ms → stalled non-streamed body answered 504 after ${elapsed} ms`);
+    expect(elapsed).toBeGreaterThanOrEqual(IDLE_TIMEOUT_MS - 50);
+    expect(elapsed).toBeLessThan(IDLE_TIMEOUT_MS + 1500);
+    expect(await eventFor(model)).toMatchObject({ status: 504, error_type: 'upstream_timeout' });
+    await eventually('upstream socket closed', async () => upstream.connections('body-stall')[0]?.closedAt !== null, 3000, 50);
+
+    // The same through a translation (Anthropic client, OpenAI upstream): the client's own format.
+    const m2 = scripted('openai', 'body-stall-2', { contentType: 'application/json', steps: ['{"id":"chatcmpl-stall",', { stall: true }] });
+    const res = await fetch(`${e2e.stack.gatewayUrl}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': key, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: m2, max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(res.status).toBe(504);
+    expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'api_error' } });
+    expect(await eventFor(m2)).toMatchObject({ status: 504, error_type: 'upstream_timeout' });
+  });
+
   // A client that leaves before the response starts is covered in test/worker/stream-lifecycle.test.ts:
   // neither `wrangler dev` nor Miniflare report that disconnect to the Worker (request.signal
   // stays quiet until a response exists; measured), so this stack cannot show it.

@@ -4,7 +4,7 @@
  * cache at all).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CerbosClient } from '../../lib/authz/cerbos';
+import { CerbosClient, MAX_RAW_CACHE_KEY } from '../../lib/authz/cerbos';
 import { BoundedLru } from '../../lib/cache/lru';
 import { modelAllowed } from '../../lib/models';
 import { freePort } from '../../scripts/paths';
@@ -53,7 +53,14 @@ describe('Cerbos decision cache (real Cerbos server)', () => {
       );
     }
     expect(client.cacheSize).toBe(200);
+    // Every key over MAX_RAW_CACHE_KEY characters is kept as its 64-character digest.
     expect(client.cacheKeyLengths()).toEqual(new Set([64]));
+    // A short key is kept as it is, and is no longer than the bound.
+    const small = new CerbosClient({ baseUrl: cerbos.url, cacheTtlMs: 60_000, cacheMaxEntries: 10 });
+    await small.isAllowed(principal, { kind: 'model', id: 'mock/echo', attr: { provider: 'mock' } }, 'invoke');
+    const [len] = [...small.cacheKeyLengths()];
+    expect(len).toBeGreaterThan(64);
+    expect(len).toBeLessThanOrEqual(MAX_RAW_CACHE_KEY);
     // The decisions are real ones: the mock provider needs no key, so this key may invoke it.
     expect(await client.isAllowed(principal, { kind: 'model', id: names[0]!, attr: { provider: 'mock', endpoint: 'chat_completions', requires_provider_key: false, provider_key_org_id: '', provider_key_provider: '' } }, 'invoke')).toBe(true);
   }, 60_000);

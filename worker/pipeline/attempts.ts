@@ -20,6 +20,7 @@ import { ClientGone, type UpstreamExchange } from '../exchange';
 import { translationFor } from '../translate';
 import type { TranslateContext, Translation } from '../translate/types';
 import { checkCallUrl, openUpstream, upstreamError, type ProviderKeyStore } from '../upstream';
+import { withIncludeUsage, withModel } from './body-text';
 import type { ParsedRequest, Plan, Target } from './types';
 
 /** The longest `Retry-After` honoured; a target asking for more is not tried again. */
@@ -89,9 +90,13 @@ export function auditErrorType(err: GatewayError): string {
   return err.kind;
 }
 
-/** The OpenAI/Anthropic request body for the target, translated or passed through. */
+/**
+ * The OpenAI/Anthropic request body for the target, translated or passed through. Passed through,
+ * it is also the client's own bytes with the model swapped (`bodyText`), when that is certain.
+ */
 function upstreamBody(parsed: ParsedRequest, target: Target, format: UpstreamFormat, translation: Translation | null, ctx: TranslateContext) {
   let body: Record<string, unknown>;
+  let bodyText: string | null = null;
   let stripInjectedUsage = false;
   if (translation) {
     body = translation.request(parsed.body, ctx);
@@ -99,6 +104,7 @@ function upstreamBody(parsed: ParsedRequest, target: Target, format: UpstreamFor
     body.model = target.upstreamModel;
   } else {
     body = { ...parsed.body, model: target.upstreamModel };
+    bodyText = withModel(parsed.raw, parsed.model, target.upstreamModel);
   }
   // The gateway always needs usage: OpenAI streams report it only when asked (stream_options).
   if (format === 'openai' && parsed.stream) {
@@ -106,9 +112,10 @@ function upstreamBody(parsed: ParsedRequest, target: Target, format: UpstreamFor
     if (so.include_usage !== true) {
       stripInjectedUsage = translation === null;
       body.stream_options = { ...so, include_usage: true };
+      bodyText = bodyText === null ? null : withIncludeUsage(bodyText);
     }
   }
-  return { body, stripInjectedUsage };
+  return { body, bodyText, stripInjectedUsage };
 }
 
 async function attempt(deps: AttemptDeps, parsed: ParsedRequest, target: Target, timeoutMs: number): Promise<Answer> {
@@ -128,11 +135,12 @@ async function attempt(deps: AttemptDeps, parsed: ParsedRequest, target: Target,
     // An OpenAI client's own choice: usage in its stream only when it asked (decision 0019).
     includeUsage: parsed.format === 'openai' && parsed.body.stream_options?.include_usage === true,
   };
-  const { body, stripInjectedUsage } = upstreamBody(parsed, target, upstreamFormat, translation, translateContext);
+  const { body, bodyText, stripInjectedUsage } = upstreamBody(parsed, target, upstreamFormat, translation, translateContext);
   const upstream = await openUpstream(deps.providerKeys, deps.config, { baseUrl: target.baseUrl, entry: target.providerKey });
   const call = await adapter.buildRequest({
     format: upstreamFormat,
     body,
+    bodyText,
     stream: parsed.stream,
     apiKey: upstream.apiKey,
     baseUrl: upstream.baseUrl,

@@ -21,13 +21,14 @@ function validated<S extends z.ZodMiniType>(schema: S, body: Record<string, unkn
 }
 
 export async function parseRequest(endpoint: Endpoint, request: Request, maxBodyBytes: number): Promise<ParsedRequest> {
-  const json = parseJsonBody(await readBodyText(request, maxBodyBytes));
+  const raw = await readBodyText(request, maxBodyBytes);
+  const json = parseJsonBody(raw);
   if (endpoint === 'messages') {
     const body = validated(messagesRequestSchema, json);
-    return { endpoint, format: 'anthropic', body, model: body.model, stream: body.stream === true };
+    return { endpoint, format: 'anthropic', body, model: body.model, stream: body.stream === true, raw };
   }
   const body = validated(chatCompletionRequestSchema, json);
-  return { endpoint, format: 'openai', body, model: body.model, stream: body.stream === true };
+  return { endpoint, format: 'openai', body, model: body.model, stream: body.stream === true, raw };
 }
 
 /** The model name's own problems (length, unprintable characters), before any lookup. */

@@ -11,10 +11,13 @@ import type { ProviderAdapter } from '../providers/types';
 /** The wire formats clients speak (the endpoint decides): OpenAI Chat Completions or Anthropic Messages. */
 export type ClientFormat = 'openai' | 'anthropic';
 
-/** A client request, validated in its own format: the zod result, not the raw JSON. */
+/**
+ * A client request, validated in its own format: the zod result, not the raw JSON. `raw` is the
+ * body's text, only for sending it on untranslated (worker/pipeline/body-text.ts).
+ */
 export type ParsedRequest =
-  | { endpoint: 'chat_completions'; format: 'openai'; body: ChatCompletionRequest; model: string; stream: boolean }
-  | { endpoint: 'messages'; format: 'anthropic'; body: MessagesRequest; model: string; stream: boolean };
+  | { endpoint: 'chat_completions'; format: 'openai'; body: ChatCompletionRequest; model: string; stream: boolean; raw: string }
+  | { endpoint: 'messages'; format: 'anthropic'; body: MessagesRequest; model: string; stream: boolean; raw: string };
 
 export const CLIENT_FORMAT: Record<Endpoint, ClientFormat> = { chat_completions: 'openai', messages: 'anthropic' };
 

@@ -13,6 +13,12 @@ export interface BuildRequestArgs {
   format: UpstreamFormat;
   /** The body in that format, `model` already the provider's own model name. */
   body: Record<string, unknown>;
+  /**
+   * The same body already serialised — the client's own bytes with the model swapped
+   * (worker/pipeline/body-text.ts) — when the call passes through untranslated; null otherwise.
+   * Adapters that send the body unchanged send these bytes instead of serialising `body` again.
+   */
+  bodyText?: string | null;
   stream: boolean;
   apiKey: string | null;
   baseUrl: string;

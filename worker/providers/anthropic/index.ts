@@ -16,10 +16,10 @@ export const anthropicProvider: ProviderAdapter = {
     // eslint-disable-next-line security/detect-unsafe-regex -- bounded repetitions of a fixed character class separated by a comma: linear, no ambiguous nesting
     'anthropic-beta': /^[a-z0-9-]{1,64}(?:\s*,\s*[a-z0-9-]{1,64}){0,19}$/,
   },
-  buildRequest({ body, apiKey, baseUrl, clientHeaders }) {
+  buildRequest({ body, bodyText, apiKey, baseUrl, clientHeaders }) {
     const headers = new Headers({ 'content-type': 'application/json', 'x-api-key': apiKey ?? '', 'anthropic-version': DEFAULT_VERSION });
     for (const [name, value] of allowedClientHeaders(clientHeaders, anthropicProvider.clientHeaders)) headers.set(name, value);
-    return { url: `${baseUrl.replace(/\/+$/, '')}/v1/messages`, headers, body: JSON.stringify(body) };
+    return { url: `${baseUrl.replace(/\/+$/, '')}/v1/messages`, headers, body: bodyText ?? JSON.stringify(body) };
   },
   // GET /v1/models?limit=1 (API reference "List Models"): authenticated, free.
   probe: ({ apiKey, baseUrl }) => ({

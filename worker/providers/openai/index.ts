@@ -14,10 +14,10 @@ export function openaiCompatibleProvider(info: ProviderInfo): ProviderAdapter {
     // to the client. OpenAI-Beta only opts into the Assistants API, which this gateway does not serve.
     clientHeaders: {},
     framing: 'sse',
-    buildRequest({ body, apiKey, baseUrl, clientHeaders }) {
+    buildRequest({ body, bodyText, apiKey, baseUrl, clientHeaders }) {
       const headers = new Headers({ 'content-type': 'application/json', authorization: `Bearer ${apiKey ?? ''}` });
       for (const [name, value] of allowedClientHeaders(clientHeaders, adapter.clientHeaders)) headers.set(name, value);
-      return { url: `${baseUrl.replace(/\/+$/, '')}/chat/completions`, headers, body: JSON.stringify(body) };
+      return { url: `${baseUrl.replace(/\/+$/, '')}/chat/completions`, headers, body: bodyText ?? JSON.stringify(body) };
     },
     // GET /v1/models (API reference "List models"): authenticated, free, answered by compatible servers too.
     probe: ({ apiKey, baseUrl }) => ({

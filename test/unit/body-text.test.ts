@@ -1,0 +1,82 @@
+/**
+ * The untranslated upstream body as the client's bytes with the model swapped (issue 13): whatever
+ * the client sent, the provider must read the same request the gateway validated and authorized —
+ * or the gateway serialises the parsed body as before (null).
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { withIncludeUsage, withModel } from '../../worker/pipeline/body-text';
+
+describe('withModel', () => {
+  it('swaps only the model value and keeps every other byte', () => {
+    const text = '{ "model" : "openai/gpt-4o-mini", "messages":[{"role":"user","content":"say \\"model\\": no"}],"temperature":0.5000}';
+    const out = withModel(text, 'openai/gpt-4o-mini', 'gpt-4o-mini');
+    expect(out).toBe('{ "model" : "gpt-4o-mini", "messages":[{"role":"user","content":"say \\"model\\": no"}],"temperature":0.5000}');
+  });
+
+  it('a role or content that says "model" is not the key', () => {
+    const text = '{"messages":[{"role":"model","content":"model"}],"model":"gemini/x"}';
+    expect(JSON.parse(withModel(text, 'gemini/x', 'x')!)).toEqual({ messages: [{ role: 'model', content: 'model' }], model: 'x' });
+  });
+
+  it('is not certain — and says so — for a second model key, an escaped key, or a value written another way', () => {
+    // A nested object with its own model key (a tool's JSON schema): two keys.
+    expect(withModel('{"model":"openai/a","tools":[{"function":{"parameters":{"properties":{"model":{"type":"string"}}}}}]}', 'openai/a', 'a')).toBeNull();
+    // A duplicate key a first-wins parser would read: the policy allowed the other one.
+    expect(withModel('{"model":"openai/cheap","model":"openai/cheap"}', 'openai/cheap', 'cheap')).toBeNull();
+    expect(withModel('{"\\u006dodel":"openai/expensive","model":"openai/cheap"}', 'openai/cheap', 'cheap')).toBeNull();
+    expect(withModel('{"mod\\u0065l":"openai/cheap"}', 'openai/cheap', 'cheap')).toBeNull();
+    // The same value written with an escaped slash.
+    expect(withModel('{"model":"openai\\/a"}', 'openai/a', 'a')).toBeNull();
+    // No model key at all.
+    expect(withModel('{"messages":[]}', 'openai/a', 'a')).toBeNull();
+  });
+
+  it('for any JSON object: either exactly the parsed body with the new model, or null', () => {
+    const key = fc.oneof(fc.constantFrom('model', 'messages', 'role', 'content', 'stream', '\\', '"model"', 'mo"del', 'x'), fc.string({ maxLength: 8 }));
+    const value = fc.letrec((tie) => ({
+      v: fc.oneof(
+        { depthSize: 'small' },
+        fc.constantFrom('model', '"model":', '\\"model\\"', 'openai/a', '\\', '\\u006d'),
+        fc.string({ maxLength: 12 }),
+        fc.integer(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie('v'), { maxLength: 3 }),
+        fc.dictionary(key, tie('v'), { maxKeys: 3 }),
+      ),
+    })).v;
+    const model = fc.oneof(fc.constantFrom('openai/gpt-4o-mini', 'a/b"c', 'a\\b', 'ü/ñ', 'a/\u2028'), fc.string({ minLength: 1, maxLength: 10 }));
+    fc.assert(
+      fc.property(fc.dictionary(key, value, { maxKeys: 5 }), model, fc.string({ maxLength: 10 }), fc.nat(4), fc.boolean(), (rest, m, next, at, spaced) => {
+        const entries = Object.entries(rest).filter(([k]) => k !== 'model');
+        entries.splice(Math.min(at, entries.length), 0, ['model', m]);
+        let text = JSON.stringify(Object.fromEntries(entries));
+        if (spaced) text = JSON.stringify(Object.fromEntries(entries), null, 1);
+        const parsed = JSON.parse(text) as Record<string, unknown>;
+        const out = withModel(text, m, next);
+        if (out === null) return;
+        expect(JSON.parse(out)).toEqual({ ...parsed, model: next });
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('sends the client bytes unchanged but for the model: numbers and key order as the client wrote them', () => {
+    const text = '{"messages":[{"role":"user","content":"hi"}],"seed":12345678901234567890,"model":"openai/o3","logit_bias":{"50256":-100}}';
+    expect(withModel(text, 'openai/o3', 'o3')).toBe(text.replace('"openai/o3"', '"o3"'));
+  });
+});
+
+describe('withIncludeUsage', () => {
+  it('adds stream_options as the first member when the client sent none', () => {
+    const out = withIncludeUsage('  {"model":"m","stream":true}');
+    expect(JSON.parse(out!)).toEqual({ stream_options: { include_usage: true }, model: 'm', stream: true });
+  });
+
+  it('leaves any body that names stream_options (or could, escaped) to be serialised', () => {
+    expect(withIncludeUsage('{"stream_options":null,"model":"m"}')).toBeNull();
+    expect(withIncludeUsage('{"stream_\\u006fptions":{"include_usage":false},"model":"m"}')).toBeNull();
+    expect(withIncludeUsage('{}')).toBeNull();
+  });
+});
