@@ -260,6 +260,10 @@ export class UpstreamExchange {
   async text(res: Response): Promise<string> {
     if (!res.body) return '';
     let idle = false;
+    let giveUp: (e: Error) => void = () => undefined;
+    // A body the abort cannot reach (an in-process provider's) still ends the wait.
+    const timedOut = new Promise<never>((_, reject) => (giveUp = reject));
+    timedOut.catch(() => undefined);
     this.wait({
       kind: 'read',
       deadline: Date.now() + this.timeouts.idleMs,
@@ -267,10 +271,11 @@ export class UpstreamExchange {
         idle = true;
         // Aborting the fetch errors its body: the pending read fails and the connection closes.
         this.abort.abort();
+        giveUp(new UpstreamIdle(this.timeouts.idleMs));
       },
     });
     try {
-      const text = await res.text();
+      const text = await Promise.race([res.text(), timedOut]);
       if (idle) throw new UpstreamIdle(this.timeouts.idleMs);
       this.bodyDone = true;
       return text;

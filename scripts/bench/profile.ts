@@ -81,7 +81,7 @@ export interface StageProfiles {
  * Per-stage CPU of the gateway in three variants — the real local Queue, the Queue binding
  * stubbed, and a key with limits — and of the bare pass-through Worker for the floor.
  */
-export async function stageBreakdowns(opts: { seconds: number; connections?: number; newKeyLimits?: boolean }): Promise<{ result: StageProfiles; profile: CpuProfile }> {
+export async function stageBreakdowns(opts: { seconds: number; connections?: number }): Promise<{ result: StageProfiles; profiles: CpuProfile[] }> {
   const bundle = buildUnminified();
   const connections = opts.connections ?? 32;
   const inspectorPort = await freePort();
@@ -95,13 +95,13 @@ export async function stageBreakdowns(opts: { seconds: number; connections?: num
       { name: 'pass-through Worker', worker: 'passthrough', target: t.targets.passthrough },
     ];
     const variants: StageProfiles['variants'] = [];
-    let first: CpuProfile | null = null;
+    const profiles: CpuProfile[] = [];
     for (const r of runs) {
       const p = await profileWorker(inspectorPort, r.worker, r.target, opts.seconds, connections);
-      first ??= p.profile;
+      profiles.push(p.profile);
       variants.push({ name: r.name, rps: p.rps, errors: p.errors, breakdown: attributeProfile(p.profile, bundle, p.requests) });
     }
-    return { result: { connections, seconds: opts.seconds, variants }, profile: first! };
+    return { result: { connections, seconds: opts.seconds, variants }, profiles };
   } finally {
     await t.stop();
   }
@@ -127,8 +127,9 @@ export function stageTable(s: StageProfiles, markdown = false): string {
 
 async function main() {
   const seconds = Number(process.argv[2] ?? 5);
-  const { result, profile } = await stageBreakdowns({ seconds });
-  fs.writeFileSync(path.join(OUT, 'gateway.cpuprofile'), JSON.stringify(profile));
+  const { result, profiles } = await stageBreakdowns({ seconds });
+  // One file per variant, in the table's order (open them in Chrome DevTools).
+  profiles.forEach((p, i) => fs.writeFileSync(path.join(OUT, `gateway-${i + 1}.cpuprofile`), JSON.stringify(p)));
   fs.writeFileSync(path.join(OUT, 'stages.json'), JSON.stringify(result, null, 2));
   console.log(stageTable(result));
   for (const v of result.variants.slice(0, 2)) {

@@ -66,6 +66,8 @@ export interface StageBreakdown {
   rows: StageRow[];
   /** The heaviest functions by self time, for the next profile reader. */
   top_self: Array<{ name: string; pct: number }>;
+  /** The heaviest functions by self time within each stage (µs per request). */
+  by_stage: Partial<Record<Stage, Array<{ name: string; us_per_request: number }>>>;
 }
 
 /** Source-file rules: the stage a frame of that file belongs to, or null to defer to its caller. */
@@ -163,6 +165,7 @@ export function attributeProfile(profile: CpuProfile, bundle: string, requests: 
   };
   const time = new Map<Stage, number>();
   const self = new Map<string, number>();
+  const stageSelf = new Map<Stage, Map<string, number>>();
   let busy = 0;
   profile.samples.forEach((id, i) => {
     const dt = Math.max(0, profile.timeDeltas[i + 1] ?? profile.timeDeltas[i] ?? 0);
@@ -173,6 +176,9 @@ export function attributeProfile(profile: CpuProfile, bundle: string, requests: 
     const f = byId.get(id)!.callFrame;
     const name = `${f.functionName || '(anonymous)'}${f.url ? ` ${fileOf(f.lineNumber)}` : ''}`;
     self.set(name, (self.get(name) ?? 0) + dt);
+    const inStage = stageSelf.get(stage) ?? new Map<string, number>();
+    inStage.set(name, (inStage.get(name) ?? 0) + dt);
+    stageSelf.set(stage, inStage);
   });
   const n = Math.max(1, requests);
   return {
@@ -183,5 +189,14 @@ export function attributeProfile(profile: CpuProfile, bundle: string, requests: 
       .sort((a, b) => b[1] - a[1])
       .slice(0, 15)
       .map(([name, t]) => ({ name, pct: busy ? (t / busy) * 100 : 0 })),
+    by_stage: Object.fromEntries(
+      [...stageSelf].map(([stage, m]) => [
+        stage,
+        [...m]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 6)
+          .map(([name, t]) => ({ name, us_per_request: t / n })),
+      ]),
+    ),
   };
 }

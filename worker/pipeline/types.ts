@@ -12,12 +12,13 @@ import type { ProviderAdapter } from '../providers/types';
 export type ClientFormat = 'openai' | 'anthropic';
 
 /**
- * A client request, validated in its own format: the zod result, not the raw JSON. `raw` is the
- * body's text, only for sending it on untranslated (worker/pipeline/body-text.ts).
+ * A client request, validated in its own format: the zod result, not the raw JSON. `raw` (the
+ * body's text) and `json` (JSON.parse of it) serve only to send it on untranslated
+ * (worker/pipeline/body-text.ts).
  */
 export type ParsedRequest =
-  | { endpoint: 'chat_completions'; format: 'openai'; body: ChatCompletionRequest; model: string; stream: boolean; raw: string }
-  | { endpoint: 'messages'; format: 'anthropic'; body: MessagesRequest; model: string; stream: boolean; raw: string };
+  | { endpoint: 'chat_completions'; format: 'openai'; body: ChatCompletionRequest; model: string; stream: boolean; raw: string; json: unknown }
+  | { endpoint: 'messages'; format: 'anthropic'; body: MessagesRequest; model: string; stream: boolean; raw: string; json: unknown };
 
 export const CLIENT_FORMAT: Record<Endpoint, ClientFormat> = { chat_completions: 'openai', messages: 'anthropic' };
 
