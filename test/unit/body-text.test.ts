@@ -49,11 +49,16 @@ function parseFirstWins(text: string): unknown {
         if (text[i++] === ']') return out;
       }
     }
-    // A scalar: the longest JSON.parse accepts from here.
-    const rest = text.slice(i);
-    const m = /^("(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|null)/.exec(rest)!;
-    i += m[0].length;
-    return JSON.parse(m[0]);
+    // A scalar: a string to its closing quote, anything else to the next delimiter.
+    const from = i;
+    if (c === '"') {
+      i++;
+      while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+      i++;
+    } else {
+      while (i < text.length && !',}] \t\r\n'.includes(text[i]!)) i++;
+    }
+    return JSON.parse(text.slice(from, i));
   };
   return value();
 }
