@@ -46,8 +46,8 @@ export function upstreamTimeoutError(what: string, ms: number): GatewayError {
 type Waiting = { kind: 'headers' | 'read'; deadline: number; expire: () => void } | null;
 
 export class UpstreamExchange {
-  /** The current attempt's controller: each attempt (retry, fallback) gets its own. */
-  private abort = new AbortController();
+  /** The current attempt's controller: each attempt (retry, fallback) gets its own; none before the first. */
+  private abort: AbortController | null = null;
   private settled = false;
   /** The provider's body was read to its end: nothing is left to abort or cancel. */
   private bodyDone = false;
@@ -67,11 +67,6 @@ export class UpstreamExchange {
     // even while the handler waits on the provider or nothing pulls the response body.
     if (clientSignal.aborted) this.clientLeft();
     else clientSignal.addEventListener('abort', this.clientLeft);
-  }
-
-  /** Aborts the upstream fetch and its body. */
-  get signal(): AbortSignal {
-    return this.abort.signal;
   }
 
   get clientGone(): boolean {
@@ -150,7 +145,7 @@ export class UpstreamExchange {
     const hooks = this.onSettle.splice(0);
     if (this.bodyDone) return;
     if (hooks.length > 0) for (const fn of hooks) fn();
-    else this.abort.abort();
+    else this.abort?.abort();
   }
 
   /**
@@ -235,7 +230,7 @@ export class UpstreamExchange {
         idle = true;
         // Ends the pending read (it resolves as done) and the provider's connection.
         reader.cancel().catch(() => undefined);
-        this.abort.abort();
+        this.abort?.abort();
       },
     });
     let result: ReadableStreamReadResult<Uint8Array>;
@@ -270,7 +265,7 @@ export class UpstreamExchange {
       expire: () => {
         idle = true;
         // Aborting the fetch errors its body: the pending read fails and the connection closes.
-        this.abort.abort();
+        this.abort?.abort();
         giveUp(new UpstreamIdle(this.timeouts.idleMs));
       },
     });

@@ -84,13 +84,15 @@ export function prepareSecret(binding: SecretBinding, sealed: SealedSecret): Pre
   };
 }
 
+const utf8 = new TextDecoder();
+
 /** Throws KeyRingError when the KEK is unknown or the ciphertext/AAD do not authenticate. */
 export async function openPrepared(ring: KeyRing, p: PreparedSecret): Promise<string> {
   const key = ring.keys.get(p.kekVersion);
   if (!key) throw new KeyRingError(`KEK version ${p.kekVersion} is not loaded`);
   try {
     const pt = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: p.iv, additionalData: p.aad }, key, p.ciphertext);
-    return new TextDecoder().decode(pt);
+    return utf8.decode(pt);
   } catch {
     throw new KeyRingError('secret ciphertext failed authentication');
   }

@@ -63,7 +63,7 @@ function rows(r: BenchResult): string[][] {
   line('added p99 over direct (ms)', (p) => (p === 'direct' ? '—' : range(added(m.lat_p99!, p), 3)));
   line(`p50 / p99 at ${r.config.rate} req/s (ms)`, (p) => `${f(m.rate_p50![p].median, 2)} / ${f(m.rate_p99![p].median, 2)}`);
   for (const c of [1, 8, 32]) line(`throughput, ${c} conn (req/s)`, (p) => `${range(m[`rps_c${c}`]![p], 0)}${m[`rps_c${c}_errors`]![p].median ? ` (${m[`rps_c${c}_errors`]![p].median} err)` : ''}`);
-  line('stream TTFB p50 (ms)', (p) => (m.stream_errors![p].median > 0 && !Number.isFinite(m.stream_ttfb_p50![p].median) ? 'failed' : range(m.stream_ttfb_p50![p], 2)));
+  line(`stream TTFB p50 (ms, ${r.config.ttfbStreams ?? r.config.streams} one-event streams)`, (p) => (m.stream_errors![p].median > 0 && !Number.isFinite(m.stream_ttfb_p50![p].median) ? 'failed' : range(m.stream_ttfb_p50![p], 2)));
   line('stream TTFB added (ms)', (p) => (p === 'direct' ? '—' : f(added(m.stream_ttfb_p50!, p).median, 2)));
   line('stream total p50 (ms)', (p) => range(m.stream_total_p50![p], 1));
   line(`gap between reads p50 / p90 (upstream ${r.config.gapMs} ms)`, (p) => `${f(m.stream_gap_p50![p].median, 1)} / ${f(m.stream_gap_p90![p].median, 1)}`);

@@ -1,6 +1,7 @@
 /**
  * Benchmark upstream: a fast fake OpenAI server in its own process. Non-streaming requests get a
- * fixed tiny JSON answer; streaming requests get `chunks` SSE events `gapMs` apart.
+ * fixed tiny JSON answer; streaming requests get `chunks` SSE events `gapMs` apart (fewer when the
+ * body asks with `bench_chunks`).
  * Usage: tsx scripts/bench/upstream.ts <port> <chunks> <gapMs>
  */
 import http from 'node:http';
@@ -18,7 +19,7 @@ const answer = JSON.stringify({
 
 const chunk = (i: number) =>
   `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1764300000, model: 'gpt-4o-mini', choices: [{ index: 0, delta: { content: `t${i} ` }, logprobs: null, finish_reason: null }] })}\n\n`;
-const usageChunk = `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1764300000, model: 'gpt-4o-mini', choices: [], usage: { prompt_tokens: 250, completion_tokens: chunks, total_tokens: 250 + chunks } })}\n\n`;
+const usageChunk = (n: number) => `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1764300000, model: 'gpt-4o-mini', choices: [], usage: { prompt_tokens: 250, completion_tokens: n, total_tokens: 250 + n } })}\n\n`;
 
 const server = http.createServer((req, res) => {
   const parts: Buffer[] = [];
@@ -26,10 +27,13 @@ const server = http.createServer((req, res) => {
   req.on('end', () => {
     let stream = false;
     let includeUsage = false;
+    let count = chunks;
     try {
-      const body = JSON.parse(Buffer.concat(parts).toString('utf8')) as { stream?: boolean; stream_options?: { include_usage?: boolean } };
+      const body = JSON.parse(Buffer.concat(parts).toString('utf8')) as { stream?: boolean; stream_options?: { include_usage?: boolean }; bench_chunks?: unknown };
       stream = body.stream === true;
       includeUsage = body.stream_options?.include_usage === true;
+      // A request may ask for fewer events (the time-to-first-byte run: many short streams).
+      if (typeof body.bench_chunks === 'number' && body.bench_chunks >= 1) count = Math.min(chunks, body.bench_chunks);
     } catch {
       res.writeHead(400, { 'content-type': 'application/json' });
       res.end('{"error":{"message":"bad json","type":"invalid_request_error","param":null,"code":null}}');
@@ -44,11 +48,11 @@ const server = http.createServer((req, res) => {
     let i = 0;
     const next = () => {
       if (res.destroyed) return;
-      if (i < chunks) {
+      if (i < count) {
         res.write(chunk(i++));
         setTimeout(next, gapMs);
       } else {
-        if (includeUsage) res.write(usageChunk);
+        if (includeUsage) res.write(usageChunk(count));
         res.end('data: [DONE]\n\n');
       }
     };
