@@ -198,13 +198,13 @@ export async function runAttempts(deps: AttemptDeps, parsed: ParsedRequest, plan
   let last: GatewayError | null = null;
 
   for (let n = 0, i = 0; n < plan.maxAttempts; i++) {
-    const candidates = plan.targets.filter((t) => !excluded.has(t));
-    if (candidates.length === 0) break;
+    if (excluded.size === plan.targets.length) break;
     const target = plan.targets[i % plan.targets.length]!;
     if (excluded.has(target)) continue;
     n++;
-    const wait = (notBefore.get(target) ?? 0) - Date.now();
-    await exchange.pause(wait);
+    // Only a target tried before waits (the first attempt pays no timer and no extra await).
+    const due = notBefore.get(target);
+    if (due !== undefined) await exchange.pause(due - Date.now());
 
     const startedAt = Date.now();
     try {
