@@ -75,7 +75,7 @@ type Rule = (file: string, fn: string) => Stage | null | undefined;
 
 const RULES: Rule[] = [
   (file, fn) => (file === 'worker/body.ts' ? (fn === 'parseJsonBody' ? 'parse' : 'body read') : undefined),
-  (file, fn) => (file === 'worker/pipeline/parse.ts' ? (fn === 'validated' || fn === 'checkModelName' ? 'validate' : 'parse') : undefined),
+  (file, fn) => (file === 'worker/pipeline/parse.ts' ? (fn === 'parseRequest' ? 'parse' : 'validate') : undefined),
   (file, fn) => (file === 'lib/models.ts' ? (fn === 'modelNameProblem' ? 'validate' : 'plan') : undefined),
   (file) => (file === 'worker/middleware/key-auth.ts' || file === 'lib/crypto/virtual-key.ts' || file === 'lib/net/cidr.ts' ? 'key lookup' : undefined),
   (file) => (file === 'worker/pipeline/authorize.ts' || file.startsWith('lib/authz/') ? 'policy' : undefined),

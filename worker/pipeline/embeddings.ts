@@ -24,7 +24,7 @@ import { embeddingsResponse, isVector, parseEmbeddingsRequest } from '../transla
 import type { TranslateContext } from '../translate/types';
 import type { ProviderKeyStore } from '../upstream';
 import { auditErrorType } from './attempts';
-import { checkModelName } from './parse';
+import { checkMemberSpellings, checkModelName } from './parse';
 import { openTarget, sendOnce, singleTarget, type SingleDeps } from './single';
 import type { Target } from './types';
 import { reserveForRequest } from './reserve';
@@ -121,6 +121,7 @@ export function embeddingsHandler(providerKeys: ProviderKeyStore) {
     const audit = c.get('audit')!;
     const requestId = c.get('requestId');
     const body = parseJsonBody(await readBodyText(c.req.raw, config.maxBodyBytes));
+    checkMemberSpellings(body, ['input']);
     if (typeof body.model !== 'string') throw invalidField(['model'], 'is required and must be a string');
     if (body.input === undefined) throw invalidField(['input'], 'is required');
     if (body.stream !== undefined) throw new GatewayError('invalid_request', "Unsupported parameter: 'stream' is not part of the embeddings API.", { param: 'stream' });

@@ -17,7 +17,7 @@ import type { StreamOutcome } from '../formats/types';
 import type { KeyAuthVariables } from '../middleware/key-auth';
 import type { RequestContextVariables } from '../middleware/request-context';
 import { auditErrorType } from '../pipeline/attempts';
-import { checkModelName } from '../pipeline/parse';
+import { checkMemberSpellings, checkModelName } from '../pipeline/parse';
 import { openTarget, sendOnce, singleTarget, type SingleDeps } from '../pipeline/single';
 import { azureCall } from '../providers/azure';
 import { safeUpstreamRequestId } from '../redact';
@@ -99,6 +99,7 @@ export function responsesHandler(providerKeys: ProviderKeyStore) {
     const audit = c.get('audit')!;
     const requestId = c.get('requestId');
     const body = parseJsonBody(await readBodyText(c.req.raw, config.maxBodyBytes));
+    checkMemberSpellings(body, ['input', 'background', 'previous_response_id', 'conversation']);
     if (typeof body.model !== 'string') throw invalidField(['model'], 'is required and must be a string');
     if (body.stream !== undefined && typeof body.stream !== 'boolean') throw invalidField(['stream'], 'must be a boolean');
     refuseStatefulParams(body);
