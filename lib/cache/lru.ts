@@ -22,6 +22,8 @@ interface Slot<V> {
 
 export class BoundedLru<V> {
   private readonly map = new Map<string, Slot<V>>();
+  /** The most recently used key: a hit on it needs no reordering (the usual case on a hot path). */
+  private newest: string | undefined;
   private readonly maxEntries: number;
   private readonly ttlMs: number;
   private readonly now: () => number;
@@ -41,9 +43,15 @@ export class BoundedLru<V> {
   get(key: string): V | undefined {
     const slot = this.map.get(key);
     if (!slot) return undefined;
-    this.map.delete(key);
-    if (slot.expiresAt <= this.now()) return undefined;
-    this.map.set(key, slot);
+    if (slot.expiresAt <= this.now()) {
+      this.delete(key);
+      return undefined;
+    }
+    if (key !== this.newest) {
+      this.map.delete(key);
+      this.map.set(key, slot);
+      this.newest = key;
+    }
     return slot.value;
   }
 
@@ -51,6 +59,7 @@ export class BoundedLru<V> {
     if (ttlMs <= 0) return;
     this.map.delete(key);
     this.map.set(key, { value, expiresAt: this.now() + ttlMs });
+    this.newest = key;
     while (this.map.size > this.maxEntries) {
       const oldest = this.map.keys().next();
       if (oldest.done) break;
@@ -60,6 +69,7 @@ export class BoundedLru<V> {
 
   delete(key: string): void {
     this.map.delete(key);
+    if (key === this.newest) this.newest = undefined;
   }
 
   /** The keys held, least recently used first (for tests and diagnostics). */

@@ -29,15 +29,16 @@ export async function respond(parsed: ParsedRequest, answer: Answer, rc: Respond
   const { res, translation } = answer;
   const { exchange, requestId } = rc;
   const logContext = { request_id: requestId };
-  const headers = new Headers({
+  // A plain record: the Response builds its own Headers from it (one Headers object, not two).
+  const headers: Record<string, string> = {
     'content-type': translation
       ? parsed.stream ? 'text/event-stream' : 'application/json'
       : (res.headers.get('content-type') ?? 'application/json'),
     'cache-control': 'no-store',
-  });
+  };
   const upstreamId = safeUpstreamRequestId(res.headers, answer.apiKey);
-  if (upstreamId) headers.set('x-upstream-request-id', upstreamId);
-  if (rc.serverTiming) headers.set('server-timing', rc.serverTiming);
+  if (upstreamId) headers['x-upstream-request-id'] = upstreamId;
+  if (rc.serverTiming) headers['server-timing'] = rc.serverTiming;
 
   if (parsed.stream && res.body && (translation || isEventStream(res.headers.get('content-type')))) {
     let tap: StreamTap;
