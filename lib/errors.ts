@@ -87,6 +87,11 @@ export function toWireError(err: GatewayError, format: WireFormat, requestId?: s
 export function asGatewayError(e: unknown): GatewayError {
   if (e instanceof GatewayError) return e;
   const reason = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  // JSON.parse reads any depth, but walking the value again (serialising it, metering it) runs out
+  // of stack at a few thousand levels: that is the body's fault, and a 400 says so.
+  if (e instanceof RangeError && /call stack/i.test(e.message)) {
+    return new GatewayError('invalid_request', 'The request body is nested too deeply.', { reason });
+  }
   return new GatewayError('internal', 'The server had an error while processing your request.', { reason });
 }
 

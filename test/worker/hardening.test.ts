@@ -218,3 +218,22 @@ describe('CF-Connecting-IP is trusted only behind Cloudflare (finding 11)', () =
     expect((await send({ ROUTERO_ENV: 'development' }, false, key)).status).toBe(200);
   });
 });
+
+describe('a body nested thousands of levels deep', () => {
+  it('is a 400 in the caller’s format, never a 500 (JSON.parse reads it; walking it again overflows the stack)', async () => {
+    const h = harness();
+    const { key } = await seedKey({ models: ['mock/*', 'openai/*'] });
+    await seedProviderKey('openai', PROVIDER_KEY, `${inject('hostileUpstreamUrl')}/v1`);
+    const deep = `${'['.repeat(50_000)}${']'.repeat(50_000)}`;
+    const body = (model: string, extra = '') => `{"model":"${model}",${extra}"messages":[{"role":"user","content":${deep}}]}`;
+    for (const [path, model, extra] of [
+      ['/v1/chat/completions', 'openai/gpt-4o-mini', ''],
+      ['/v1/chat/completions', 'openai/gpt-4o-mini', '"temperature":1,"temperature":1,'],
+      ['/v1/messages', 'mock/echo', '"max_tokens":8,'],
+    ] as const) {
+      const r = await h.call(path, { body: body(model, extra), key });
+      expect(r.res.status, `${path} ${extra}: ${r.text}`).toBe(400);
+      expect(r.text).toMatch(/nested too deeply/);
+    }
+  });
+});
