@@ -141,7 +141,10 @@ export async function startScriptedUpstream(): Promise<ScriptedUpstream> {
     conn.completed = true;
     res.end();
   });
-  server.keepAliveTimeout = 1000;
+  // Longer than any wait in the tests (a 2 s Retry-After): with 1 s, a retry could be sent on a
+  // pooled socket this server was closing at that moment and fail as "could not be reached" (seen
+  // once under full load). Real providers keep idle connections for a minute or more.
+  server.keepAliveTimeout = 30_000;
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
