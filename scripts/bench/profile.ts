@@ -1,8 +1,9 @@
 /**
  * CPU profile of the gateway under load, through workerd's inspector (Chrome DevTools protocol),
  * charged to pipeline stages (stages.ts). `npm run bench` runs `stageBreakdowns` for its per-stage
- * table; `npm run bench:profile [-- seconds]` prints the same and writes
- * bench-output/gateway.cpuprofile (open it in Chrome DevTools).
+ * table; `npm run bench:profile [-- seconds]` prints the same, writes the breakdown to
+ * bench-output/stages.json and each variant's profile to bench-output/gateway-<n>.cpuprofile
+ * (open them in Chrome DevTools).
  */
 import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
