@@ -17,7 +17,7 @@ import { pathsTable, renderReport, type BenchResult } from './report';
 import { otherSections } from './sections';
 import { stageBreakdowns } from './profile';
 import { measureStreamCpu } from './stream-cpu';
-import { PATHS, startTargets, type PathName, type Target, type Targets } from './targets';
+import { autocannon, benchBody, PATHS, startTargets, type PathName, type Target, type Targets } from './targets';
 
 const run = promisify(execFile);
 const quick = process.argv.includes('--quick');
@@ -32,27 +32,9 @@ const config = quick
   ? { rounds: 1, latencyN: 300, warmup: 50, tpSeconds: 1, rate: 200, rateSeconds: 1, streams: 3, ttfbStreams: 50, chunks: 10, gapMs: 10, sustainSeconds: 3, auditEvents: 200 }
   : { rounds: 3, latencyN: 2000, warmup: 200, tpSeconds: 4, rate: 500, rateSeconds: 4, streams: 10, ttfbStreams: 300, chunks: 20, gapMs: 10, sustainSeconds: 20, auditEvents: 2000 };
 
-/**
- * A ~1 KB chat request, as the targets compare. `benchChunks`: a stream of that many events (the
- * upstream reads `bench_chunks`; the gateways pass the member on like any other).
- */
-function body(model: string, stream = false, benchChunks?: number): string {
-  const content = 'The quick brown fox jumps over the lazy dog. '.repeat(21);
-  return JSON.stringify({ model, messages: [{ role: 'user', content }], ...(stream ? { stream: true } : {}), ...(benchChunks ? { bench_chunks: benchChunks } : {}) });
-}
-
 async function client(job: Record<string, unknown>): Promise<Record<string, unknown>> {
   const { stdout } = await run(process.execPath, [TSX, 'scripts/bench/client.ts', JSON.stringify(job)], { cwd: ROOT, maxBuffer: 16 << 20 });
   return JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>;
-}
-
-async function autocannon(t: Target, connections: number, seconds: number): Promise<{ rps: number; errors: number; non2xx: number }> {
-  const args = [path.join(ROOT, 'node_modules', 'autocannon', 'autocannon.js'), '-j', '-c', String(connections), '-d', String(seconds), '-m', 'POST', '-b', body(t.model)];
-  for (const [k, v] of Object.entries(t.headers)) args.push('-H', `${k}=${v}`);
-  args.push(t.url);
-  const { stdout } = await run(process.execPath, args, { cwd: ROOT, maxBuffer: 16 << 20 });
-  const r = JSON.parse(stdout) as { requests: { average: number }; errors: number; timeouts: number; non2xx: number };
-  return { rps: r.requests.average, errors: r.errors + r.timeouts, non2xx: r.non2xx };
 }
 
 function median(xs: number[]): number {
@@ -86,12 +68,12 @@ async function measurePaths(t: Targets) {
     const order = PATHS.map((_, i) => PATHS[(i + round) % PATHS.length]!);
     for (const p of order) {
       const target = t.targets[p];
-      const lat = await client({ mode: 'latency', url: target.url, headers: target.headers, body: body(target.model), n: config.latencyN, warmup: config.warmup });
-      const rate = await client({ mode: 'rate', url: target.url, headers: target.headers, body: body(target.model), rate: config.rate, seconds: config.rateSeconds });
-      const stream = await client({ mode: 'stream', url: target.url, headers: target.headers, body: body(target.model, true), n: config.streams });
+      const lat = await client({ mode: 'latency', url: target.url, headers: target.headers, body: benchBody(target.model), n: config.latencyN, warmup: config.warmup });
+      const rate = await client({ mode: 'rate', url: target.url, headers: target.headers, body: benchBody(target.model), rate: config.rate, seconds: config.rateSeconds });
+      const stream = await client({ mode: 'stream', url: target.url, headers: target.headers, body: benchBody(target.model, true), n: config.streams });
       // Time to first byte from many one-event streams: ten 200 ms streams gave a p50 that moved by
       // a third between rounds.
-      const ttfb = await client({ mode: 'stream', url: target.url, headers: target.headers, body: body(target.model, true, 1), n: config.ttfbStreams });
+      const ttfb = await client({ mode: 'stream', url: target.url, headers: target.headers, body: benchBody(target.model, true, 1), n: config.ttfbStreams });
       raw.push({ round, path: p, latency: lat, rate, stream, ttfb });
       set('lat_p50', p, lat.p50 as number);
       set('lat_p90', p, lat.p90 as number);
@@ -143,7 +125,7 @@ async function limitsCost(t: Targets) {
     const order = round % 2 ? (['limited', 'unlimited'] as const) : (['unlimited', 'limited'] as const);
     for (const v of order) {
       const target = variants[v];
-      const lat = await client({ mode: 'latency', url: target.url, headers: target.headers, body: body(target.model), n: config.latencyN, warmup: config.warmup });
+      const lat = await client({ mode: 'latency', url: target.url, headers: target.headers, body: benchBody(target.model), n: config.latencyN, warmup: config.warmup });
       push(v, 'lat_p50', lat.p50 as number);
       push(v, 'lat_p99', lat.p99 as number);
       push(v, 'lat_errors', lat.errors as number);
@@ -171,7 +153,7 @@ async function coldPath(t: Targets) {
   const timings: Array<{ ms: number; auth: string }> = [];
   for (let i = 0; i < 21; i++) {
     const t0 = performance.now();
-    const res = await fetch(target.url, { method: 'POST', headers: target.headers, body: body(target.model) });
+    const res = await fetch(target.url, { method: 'POST', headers: target.headers, body: benchBody(target.model) });
     await res.text();
     timings.push({ ms: performance.now() - t0, auth: /desc="(\w+)"/.exec(res.headers.get('server-timing') ?? '')?.[1] ?? '?' });
   }
@@ -195,10 +177,10 @@ async function memory(t: Targets) {
   const total = () => pids.reduce((a, p) => a + rssKb(p), 0);
   const target = t.targets.routero;
   const rate = config.rate;
-  await client({ mode: 'rate', url: target.url, headers: target.headers, body: body(target.model), rate, seconds: quick ? 1 : 3 }); // warm up
+  await client({ mode: 'rate', url: target.url, headers: target.headers, body: benchBody(target.model), rate, seconds: quick ? 1 : 3 }); // warm up
   const samples: number[] = [total()];
   const timer = setInterval(() => samples.push(total()), 250);
-  const result = await client({ mode: 'rate', url: target.url, headers: target.headers, body: body(target.model), rate, seconds: config.sustainSeconds });
+  const result = await client({ mode: 'rate', url: target.url, headers: target.headers, body: benchBody(target.model), rate, seconds: config.sustainSeconds });
   clearInterval(timer);
   samples.push(total());
   const start = samples[0]!;
@@ -325,7 +307,7 @@ async function auditPipelineOnce(databaseUrl?: string) {
     const key = (await api('/keys', { org_id: org.id, name: 'bench', models: ['mock/*'] })).key!;
     await db.connect();
     const target: Target = { url: `${stack.gatewayUrl}/v1/chat/completions`, headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, model: 'mock/echo' };
-    const args = [path.join(ROOT, 'node_modules', 'autocannon', 'autocannon.js'), '-j', '-c', '16', '-a', String(config.auditEvents), '-m', 'POST', '-b', body('mock/echo')];
+    const args = [path.join(ROOT, 'node_modules', 'autocannon', 'autocannon.js'), '-j', '-c', '16', '-a', String(config.auditEvents), '-m', 'POST', '-b', benchBody('mock/echo')];
     for (const [k, v] of Object.entries(target.headers)) args.push('-H', `${k}=${v}`);
     args.push(target.url);
     const sent = Date.now();

@@ -5,17 +5,15 @@
  * bench-output/stages.json and each variant's profile to bench-output/gateway-<n>.cpuprofile
  * (open them in Chrome DevTools).
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import WebSocket from 'ws';
 import { freePort, ROOT, WRANGLER_BIN } from '../paths';
 import { attributeProfile, type CpuProfile, type StageBreakdown } from './stages';
-import { startTargets, type Target, type Targets } from './targets';
+import { autocannon, startTargets, type Target, type Targets } from './targets';
 
-const run = promisify(execFile);
 const OUT = path.join(ROOT, 'bench-output');
 const BUNDLE = path.join(OUT, 'gateway-profile', 'index.js');
 
@@ -27,16 +25,6 @@ function buildUnminified(): string {
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true' },
   });
   return fs.readFileSync(BUNDLE, 'utf8');
-}
-
-async function load(target: Target, seconds: number, connections: number): Promise<{ rps: number; requests: number; errors: number }> {
-  const body = JSON.stringify({ model: target.model, messages: [{ role: 'user', content: 'The quick brown fox jumps over the lazy dog. '.repeat(21) }] });
-  const args = [path.join(ROOT, 'node_modules', 'autocannon', 'autocannon.js'), '-j', '-c', String(connections), '-d', String(seconds), '-m', 'POST', '-b', body];
-  for (const [k, v] of Object.entries(target.headers)) args.push('-H', `${k}=${v}`);
-  args.push(target.url);
-  const { stdout } = await run(process.execPath, args, { maxBuffer: 1 << 24 });
-  const r = JSON.parse(stdout) as { requests: { average: number; total: number }; errors: number; timeouts: number; non2xx: number };
-  return { rps: r.requests.average, requests: r.requests.total, errors: r.errors + r.timeouts + r.non2xx };
 }
 
 /** Records a CPU profile of one Worker's isolate while `seconds` of load run against `target`. */
@@ -59,13 +47,13 @@ async function profileWorker(inspectorPort: number, worker: string, target: Targ
       ws.send(JSON.stringify({ id: n, method, params }));
     });
   try {
-    await load(target, 2, connections); // warm up (JIT, caches)
+    await autocannon(target, connections, 2); // warm up (JIT, caches)
     await send('Profiler.enable');
     await send('Profiler.setSamplingInterval', { interval: 100 });
     await send('Profiler.start');
-    const figures = await load(target, seconds, connections);
+    const figures = await autocannon(target, connections, seconds);
     const { profile } = (await send('Profiler.stop')) as { profile: CpuProfile };
-    return { profile, ...figures };
+    return { profile, rps: figures.rps, requests: figures.requests, errors: figures.errors + figures.non2xx };
   } finally {
     ws.close();
   }

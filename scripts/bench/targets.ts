@@ -2,8 +2,9 @@
  * The four ways to reach the benchmark upstream: direct, a bare pass-through Worker and Routero's
  * gateway (both directly on Miniflare/workerd, without wrangler dev's proxy), and Portkey.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import bcrypt from 'bcryptjs';
 import { Miniflare } from 'miniflare';
 import { generateKek, loadKeyRing, sealSecret } from '../../lib/crypto/aes-gcm';
@@ -20,6 +21,25 @@ import { freePort, OFFLINE_ENV, ROOT } from '../paths';
  */
 export type PathName = 'direct' | 'passthrough' | 'routero' | 'routero_stub' | 'portkey';
 export const PATHS: PathName[] = ['direct', 'passthrough', 'routero', 'routero_stub', 'portkey'];
+
+/**
+ * A ~1 KB chat request, as the targets compare. `benchChunks`: a stream of that many events (the
+ * upstream reads `bench_chunks`; the gateways pass the member on like any other).
+ */
+export function benchBody(model: string, stream = false, benchChunks?: number): string {
+  const content = 'The quick brown fox jumps over the lazy dog. '.repeat(21);
+  return JSON.stringify({ model, messages: [{ role: 'user', content }], ...(stream ? { stream: true } : {}), ...(benchChunks ? { bench_chunks: benchChunks } : {}) });
+}
+
+/** `seconds` of autocannon at `connections` against a target, in its own process, with the benchmark body. */
+export async function autocannon(t: Target, connections: number, seconds: number): Promise<{ rps: number; requests: number; errors: number; non2xx: number }> {
+  const args = [path.join(ROOT, 'node_modules', 'autocannon', 'autocannon.js'), '-j', '-c', String(connections), '-d', String(seconds), '-m', 'POST', '-b', benchBody(t.model)];
+  for (const [k, v] of Object.entries(t.headers)) args.push('-H', `${k}=${v}`);
+  args.push(t.url);
+  const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: ROOT, maxBuffer: 16 << 20 });
+  const r = JSON.parse(stdout) as { requests: { average: number; total: number }; errors: number; timeouts: number; non2xx: number };
+  return { rps: r.requests.average, requests: r.requests.total, errors: r.errors + r.timeouts, non2xx: r.non2xx };
+}
 
 export interface Target {
   url: string;
